@@ -1,0 +1,95 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { SIGNING_ALGS, type SigningAlg } from '../keys/generate.js';
+import { migrateToLatest } from '../storage/migrate.js';
+import { openDatabase } from '../storage/open.js';
+import { openServices } from '../server.js';
+import { UsageError } from './errors.js';
+
+export interface Output {
+  out(line: string): void;
+}
+
+function parseAlg(value: string | undefined): SigningAlg | undefined {
+  if (value === undefined) return undefined;
+  if (!(SIGNING_ALGS as readonly string[]).includes(value)) throw new UsageError(`--alg must be one of ${SIGNING_ALGS.join(', ')}`);
+  return value as SigningAlg;
+}
+
+export async function migrateCommand(config: Config, logger: Logger, output: Output): Promise<void> {
+  const database = await openDatabase(config, { logger });
+  try {
+    const applied = await migrateToLatest(database);
+    output.out(applied.length === 0 ? 'Database is up to date.' : `Applied migrations: ${applied.join(', ')}`);
+  } finally {
+    await database.close();
+  }
+}
+
+/** Runs `work` with services on a migrated database, and always closes it. */
+async function withServices<T>(config: Config, logger: Logger, work: (ctx: Awaited<ReturnType<typeof openServices>>) => Promise<T>): Promise<T> {
+  const ctx = await openServices(config, logger);
+  try {
+    await ctx.services.tenants.ensureDefault();
+    return await work(ctx);
+  } finally {
+    await ctx.database.close();
+  }
+}
+
+export async function tenantCreateCommand(config: Config, logger: Logger, output: Output, args: { name: string; domains: string[]; alg?: string; json: boolean }): Promise<void> {
+  const alg = parseAlg(args.alg);
+  await withServices(config, logger, async ({ services }) => {
+    const tenant = await services.tenants.create({ name: args.name, domains: args.domains, ...(alg ? { signingAlg: alg } : {}) });
+    const issuer = await services.tenants.issuerOf(tenant);
+    output.out(args.json ? JSON.stringify({ id: tenant.id, name: tenant.name, domains: args.domains, issuer }) : `Created tenant "${tenant.name}" (${tenant.id}); issuer ${issuer}`);
+  });
+}
+
+export async function tenantListCommand(config: Config, logger: Logger, output: Output, args: { json: boolean }): Promise<void> {
+  await withServices(config, logger, async ({ services }) => {
+    const tenants = await services.tenants.list();
+    const domains = await services.tenants.listDomains();
+    const rows = await Promise.all(
+      tenants.map(async (t) => ({
+        id: t.id,
+        name: t.name,
+        default: t.isDefault,
+        domains: domains.filter((d) => d.tenantId === t.id).map((d) => d.domain),
+        issuer: await services.tenants.issuerOf(t),
+      })),
+    );
+    if (args.json) return output.out(JSON.stringify(rows));
+    for (const r of rows) output.out(`${r.name}${r.default ? ' (default)' : ''}\t${r.issuer}\t${r.domains.join(',')}`);
+  });
+}
+
+export async function keysRotateCommand(config: Config, logger: Logger, output: Output, args: { tenant?: string; alg?: string; json: boolean }): Promise<void> {
+  const alg = parseAlg(args.alg);
+  await withServices(config, logger, async ({ services }) => {
+    const tenant = await services.tenants.resolve(args.tenant);
+    const result = await services.keys.rotate(tenant.id, alg);
+    output.out(args.json ? JSON.stringify({ tenant: tenant.name, ...result }) : `Rotated signing keys of tenant "${tenant.name}": current ${result.current}, next ${result.next}`);
+  });
+}
+
+export async function keysListCommand(config: Config, logger: Logger, output: Output, args: { tenant?: string; json: boolean }): Promise<void> {
+  await withServices(config, logger, async ({ services }) => {
+    const tenant = await services.tenants.resolve(args.tenant);
+    const keys = (await services.keys.list(tenant.id)).map((k) => ({ kid: k.kid, alg: k.alg, state: k.state, created_at: k.createdAt }));
+    if (args.json) return output.out(JSON.stringify(keys));
+    for (const k of keys) output.out(`${k.kid}\t${k.alg}\t${k.state}\t${k.created_at}`);
+  });
+}
+
+export async function adminClientCommand(config: Config, logger: Logger, output: Output, args: { tenant?: string; json: boolean }): Promise<void> {
+  await withServices(config, logger, async ({ services }) => {
+    const tenant = await services.tenants.resolve(args.tenant);
+    const issuer = await services.tenants.issuerOf(tenant);
+    const client = await services.clients.ensureAdminClient(tenant.id, issuer);
+    const result = { issuer, client_id: client.clientId, client_secret: client.clientSecret, audience: client.audience };
+    if (args.json) return output.out(JSON.stringify(result));
+    output.out(`Management API client for tenant "${tenant.name}" (the secret is shown only now):`);
+    for (const [k, v] of Object.entries(result)) output.out(`  ${k}: ${v}`);
+  });
+}

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import type { SecretBox } from '../crypto/secret-box.js';
+import { MANAGEMENT_SCOPES, managementAudience } from '../management/scopes.js';
+import type { Database } from '../storage/database.js';
+import type { Runtime } from '../storage/runtime.js';
+import { writeTransaction } from '../storage/transaction.js';
+import { tenantStores } from '../tenants/tenant-stores.js';
+import type { StoredClient } from './store.js';
+
+export const ADMIN_CLIENT_NAME = 'Portcullis CLI (Management API)';
+
+/** 64 characters of base64url: 384 bits, as long as Auth0's client secrets. */
+export function generateClientSecret(): string {
+  return randomBytes(48).toString('base64url');
+}
+
+const secretContext = (tenantId: string, clientId: string) => `client-secret:${tenantId}:${clientId}`;
+
+export function clientsService(database: Database, box: SecretBox, runtime: Runtime) {
+  return {
+    /** Decrypts a client's secret (for the engine's client authentication). */
+    async revealSecret(tenantId: string, client: StoredClient): Promise<string | undefined> {
+      if (client.secretSealed === null) return undefined;
+      return box.open(client.secretSealed, secretContext(tenantId, client.clientId));
+    },
+
+    /**
+     * Creates the tenant's CLI admin client — a machine-to-machine client
+     * granted every Management API scope — or, when it exists, rotates its
+     * secret and brings its grant up to every scope. Returns the plain secret,
+     * which is shown once and stored only sealed.
+     */
+    async ensureAdminClient(tenantId: string, issuer: string): Promise<{ clientId: string; clientSecret: string; audience: string }> {
+      const audience = managementAudience(issuer);
+      const secret = generateClientSecret();
+      return writeTransaction(database, async (trx) => {
+        const stores = tenantStores(trx, tenantId, runtime);
+        const api = (await stores.resourceServers.list()).find((rs) => rs.isSystem);
+        if (!api) throw new Error('the tenant has no Management API resource server');
+        let client = await stores.clients.findSystemByName(ADMIN_CLIENT_NAME);
+        if (client) {
+          await stores.clients.setSecret(client.clientId, await box.seal(secret, secretContext(tenantId, client.clientId)));
+        } else {
+          const clientId = runtime.randomId('', 32, 'alnum');
+          client = await stores.clients.insert({
+            clientId,
+            name: ADMIN_CLIENT_NAME,
+            appType: 'non_interactive',
+            isFirstParty: true,
+            isSystem: true,
+            tokenEndpointAuthMethod: 'client_secret_post',
+            secretSealed: await box.seal(secret, secretContext(tenantId, clientId)),
+            config: { grant_types: ['client_credentials'] },
+          });
+        }
+        const grant = await stores.clientGrants.find(client.clientId, api.identifier);
+        if (grant) await stores.clientGrants.updateScope(grant.id, MANAGEMENT_SCOPES);
+        else await stores.clientGrants.insert({ clientId: client.clientId, audience: api.identifier, scope: MANAGEMENT_SCOPES });
+        return { clientId: client.clientId, clientSecret: secret, audience: api.identifier === audience ? audience : api.identifier };
+      });
+    },
+  };
+}
+
+export type ClientsService = ReturnType<typeof clientsService>;

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import { createServices, type Services } from '../services.js';
+import type { Database } from '../storage/database.js';
+import type { Runtime } from '../storage/runtime.js';
+import { TenantResolver } from '../tenants/resolver.js';
+import { tenantRoutes } from '../tenants/routes.js';
+import { tenantsStore } from '../tenants/store.js';
+import { installErrorHandling } from './errors.js';
+import { installHealth, Readiness } from './health.js';
+import { createMetrics, installMetrics, type Metrics } from './metrics.js';
+import { installSecurityHeaders } from './security-headers.js';
+
+export interface AppDeps {
+  readonly database: Database;
+  readonly logger: Logger;
+  readonly secretBox: SecretBox;
+  readonly runtime?: Runtime;
+}
+
+export interface App {
+  readonly app: FastifyInstance;
+  readonly services: Services;
+  readonly readiness: Readiness;
+  readonly resolver: TenantResolver;
+  readonly metrics: Metrics;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Accepts a caller's X-Request-Id when it is short and plain, else makes one. */
+function requestId(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/**
+ * The composition root: builds services, then the HTTP surface, from config
+ * and injected dependencies. Nothing here is a module-level singleton, so
+ * tests can build as many independent apps as they like.
+ */
+export function createApp(config: Config, deps: AppDeps): App {
+  const services = createServices(config, deps);
+  const readiness = new Readiness({ database: deps.database, pingTimeoutMs: config.databaseConnectTimeoutMs });
+  const metrics = createMetrics(deps.database);
+  const resolver = new TenantResolver({
+    publicHost: config.publicHost,
+    ttlMs: config.tenantCacheTtlMs,
+    load: async () => {
+      const store = tenantsStore(deps.database.db, services.runtime);
+      const [tenants, domains] = await Promise.all([store.list(), store.listDomains()]);
+      return { tenants, domains };
+    },
+  });
+
+  const options: FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } = {
+    loggerInstance: deps.logger,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
+    genReqId: (request) => requestId(request.headers['x-request-id']),
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: false },
+    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
+  };
+  const app = Fastify(options) as unknown as FastifyInstance;
+
+  app.addHook('onRequest', async function echoRequestId(request, reply) {
+    reply.header('x-request-id', request.id);
+  });
+  installSecurityHeaders(app);
+  installErrorHandling(app);
+  installMetrics(app, metrics);
+  installHealth(app, readiness);
+  if (config.role !== 'worker') {
+    app.register(tenantRoutes, { config, resolver });
+  }
+  return { app, services, readiness, resolver, metrics };
+}

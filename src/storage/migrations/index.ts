@@ -1,0 +1,13 @@
+import type { Migration } from 'kysely';
+import type { DialectCapabilities } from '../database.js';
+import { initialMigration } from './0001-initial.js';
+
+/**
+ * All migrations in order. Names sort lexically; never rename or edit one that
+ * has shipped — add a new one. Each must run on SQLite and PostgreSQL.
+ */
+export function allMigrations(caps: DialectCapabilities): Record<string, Migration> {
+  return {
+    '0001-initial': initialMigration(caps),
+  };
+}

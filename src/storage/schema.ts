@@ -1,0 +1,242 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Row types as the application sees them. Cross-dialect conventions
+ * (docs/decisions/003-storage-conventions.md):
+ * - timestamps are ISO-8601 UTC strings with milliseconds (`2026-01-02T03:04:05.678Z`),
+ *   which sort and compare correctly as text on both backends;
+ * - JSON columns are `jsonb` on PostgreSQL and `text` on SQLite: written as JSON
+ *   text, read back through `decodeJson` (pg returns parsed values, SQLite text);
+ * - booleans are `boolean` on PostgreSQL and 0/1 on SQLite: read back through
+ *   `decodeBool`; the SQLite driver wrapper turns bound JS booleans into 0/1.
+ */
+type Json = ColumnType<unknown, string, string>;
+type Bool = ColumnType<boolean | number, boolean, boolean>;
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  friendly_name: string | null;
+  is_default: Bool;
+  settings: Json;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TenantDomainsTable {
+  domain: string;
+  tenant_id: string;
+  is_primary: Bool;
+  created_at: string;
+}
+
+export interface SigningKeysTable {
+  tenant_id: string;
+  kid: string;
+  alg: string;
+  state: string;
+  public_jwk: Json;
+  private_jwe: string;
+  created_at: string;
+  activated_at: string | null;
+  retired_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface ClientsTable {
+  client_id: string;
+  tenant_id: string;
+  name: string;
+  app_type: string | null;
+  is_first_party: Bool;
+  is_system: Bool;
+  token_endpoint_auth_method: string;
+  secret_enc: string | null;
+  config: Json;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ResourceServersTable {
+  id: string;
+  tenant_id: string;
+  identifier: string;
+  name: string;
+  is_system: Bool;
+  signing_alg: string;
+  token_lifetime: number;
+  enforce_policies: Bool;
+  token_dialect: string;
+  allow_offline_access: Bool;
+  skip_consent_for_verifiable_first_party_clients: Bool;
+  config: Json;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ResourceServerScopesTable {
+  resource_server_id: string;
+  value: string;
+  description: string | null;
+}
+
+export interface ClientGrantsTable {
+  id: string;
+  tenant_id: string;
+  client_id: string;
+  resource_server_id: string;
+  audience: string;
+  scope: Json;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ConnectionsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  strategy: string;
+  options: Json;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ConnectionClientsTable {
+  connection_id: string;
+  client_id: string;
+}
+
+export interface UsersTable {
+  tenant_id: string;
+  user_id: string;
+  connection_id: string;
+  email: string | null;
+  email_lower: string | null;
+  email_verified: Bool;
+  username: string | null;
+  username_lower: string | null;
+  phone_number: string | null;
+  phone_verified: Bool;
+  name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  nickname: string | null;
+  picture: string | null;
+  app_metadata: Json;
+  user_metadata: Json;
+  blocked: Bool;
+  created_at: string;
+  updated_at: string;
+  last_login: string | null;
+  last_ip: string | null;
+  logins_count: number;
+}
+
+export interface UserIdentitiesTable {
+  tenant_id: string;
+  user_id: string;
+  connection_id: string;
+  provider: string;
+  external_id: string;
+  is_social: Bool;
+  profile_data: Json;
+  created_at: string;
+}
+
+export interface PasswordCredentialsTable {
+  tenant_id: string;
+  user_id: string;
+  hash: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RolesTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RolePermissionsTable {
+  role_id: string;
+  resource_server_id: string;
+  permission_name: string;
+}
+
+export interface UserRolesTable {
+  tenant_id: string;
+  user_id: string;
+  role_id: string;
+  created_at: string;
+}
+
+export interface UserPermissionsTable {
+  tenant_id: string;
+  user_id: string;
+  resource_server_id: string;
+  permission_name: string;
+  created_at: string;
+}
+
+export interface OidcArtifactsTable {
+  tenant_id: string;
+  kind: string;
+  id: string;
+  payload: Json;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  expires_at: string | null;
+  consumed_at: string | null;
+}
+
+export interface LogEventsTable {
+  seq: Generated<number>;
+  tenant_id: string;
+  log_id: string;
+  date: string;
+  type: string;
+  description: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  client_id: string | null;
+  client_name: string | null;
+  user_id: string | null;
+  user_name: string | null;
+  connection: string | null;
+  connection_id: string | null;
+  audience: string | null;
+  scope: string | null;
+  strategy: string | null;
+  details: Json;
+}
+
+export interface SystemMetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Schema {
+  tenants: TenantsTable;
+  tenant_domains: TenantDomainsTable;
+  signing_keys: SigningKeysTable;
+  clients: ClientsTable;
+  resource_servers: ResourceServersTable;
+  resource_server_scopes: ResourceServerScopesTable;
+  client_grants: ClientGrantsTable;
+  connections: ConnectionsTable;
+  connection_clients: ConnectionClientsTable;
+  users: UsersTable;
+  user_identities: UserIdentitiesTable;
+  password_credentials: PasswordCredentialsTable;
+  roles: RolesTable;
+  role_permissions: RolePermissionsTable;
+  user_roles: UserRolesTable;
+  user_permissions: UserPermissionsTable;
+  oidc_artifacts: OidcArtifactsTable;
+  log_events: LogEventsTable;
+  system_meta: SystemMetaTable;
+}

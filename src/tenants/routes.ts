@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/config.js';
+import { errorBody } from '../http/errors.js';
+import { managementAudience } from '../management/scopes.js';
+import { tenantIssuer } from './issuer.js';
+import type { TenantResolver } from './resolver.js';
+import type { Tenant } from './store.js';
+
+export interface RequestTenant {
+  readonly tenant: Tenant;
+  readonly issuer: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set on tenant-scoped routes by the tenant-resolution hook. */
+    tenantContext: RequestTenant | null;
+  }
+}
+
+/**
+ * Registers tenant-scoped routes. Every route in this plugin first resolves
+ * the tenant from the Host header; an unknown host gets 404 and never reaches
+ * a handler.
+ */
+export async function tenantRoutes(app: FastifyInstance, options: { config: Config; resolver: TenantResolver }): Promise<void> {
+  const { config, resolver } = options;
+  app.decorateRequest('tenantContext', null);
+
+  app.addHook('onRequest', async function resolveTenant(request, reply) {
+    const resolved = await resolver.resolve(request.headers.host);
+    if (!resolved) {
+      return reply.code(404).send(errorBody(404, `No tenant is configured for host "${request.headers.host ?? ''}"`, 'unknown_tenant'));
+    }
+    request.tenantContext = { tenant: resolved.tenant, issuer: tenantIssuer(config, resolved.tenant, resolved.primaryDomain) };
+    return undefined;
+  });
+
+  app.get('/', async function tenantInfo(request) {
+    const { tenant, issuer } = request.tenantContext as RequestTenant;
+    return {
+      tenant: tenant.name,
+      friendly_name: tenant.settings.friendly_name ?? tenant.name,
+      issuer,
+      management_api_audience: managementAudience(issuer),
+    };
+  });
+}

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+/**
+ * Tenant settings in Auth0's shape (GET /api/v2/tenants/settings). Lifetimes
+ * are in hours, as Auth0 has them; defaults follow Auth0's.
+ */
+export const tenantSettingsSchema = z.object({
+  friendly_name: z.string().max(255).optional(),
+  picture_url: z.url().optional(),
+  support_email: z.email().optional(),
+  support_url: z.url().optional(),
+  default_audience: z.string().optional(),
+  session_lifetime: z.number().positive().max(8760).default(72),
+  idle_session_lifetime: z.number().positive().max(8760).default(72),
+  enabled_locales: z.array(z.string().min(2).max(10)).default(['en']),
+  /** Algorithm for keys created by rotation unless one is asked for. */
+  signing_alg: z.enum(['RS256', 'ES256', 'EdDSA']).default('RS256'),
+  /** Branding for the login pages. */
+  primary_color: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
+});
+
+export type TenantSettings = z.infer<typeof tenantSettingsSchema>;
+
+export function parseTenantSettings(value: unknown): TenantSettings {
+  return tenantSettingsSchema.parse(value ?? {});
+}

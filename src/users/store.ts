@@ -1,0 +1,258 @@
+import { sql } from 'kysely';
+import { decodeBool, decodeJson, encodeJson } from '../storage/codec.js';
+import { isoNow, type Runtime } from '../storage/runtime.js';
+import type { Executor } from '../storage/transaction.js';
+
+/** A user in Auth0's shape (the Management API adds `identities` from the identities rows). */
+export interface User {
+  readonly user_id: string;
+  readonly connection_id: string;
+  readonly email: string | null;
+  readonly email_verified: boolean;
+  readonly username: string | null;
+  readonly phone_number: string | null;
+  readonly phone_verified: boolean;
+  readonly name: string | null;
+  readonly given_name: string | null;
+  readonly family_name: string | null;
+  readonly nickname: string | null;
+  readonly picture: string | null;
+  readonly app_metadata: Record<string, unknown>;
+  readonly user_metadata: Record<string, unknown>;
+  readonly blocked: boolean;
+  readonly created_at: string;
+  readonly updated_at: string;
+  readonly last_login: string | null;
+  readonly last_ip: string | null;
+  readonly logins_count: number;
+}
+
+export interface Identity {
+  readonly connection_id: string;
+  readonly provider: string;
+  readonly user_id: string;
+  readonly isSocial: boolean;
+}
+
+export interface NewUser {
+  readonly connectionId: string;
+  /** The identity's provider, e.g. `auth0` for database connections. */
+  readonly provider: string;
+  readonly email?: string | null;
+  readonly emailVerified?: boolean;
+  readonly username?: string | null;
+  readonly phoneNumber?: string | null;
+  readonly name?: string | null;
+  readonly givenName?: string | null;
+  readonly familyName?: string | null;
+  readonly nickname?: string | null;
+  readonly picture?: string | null;
+  readonly appMetadata?: Record<string, unknown>;
+  readonly userMetadata?: Record<string, unknown>;
+  readonly blocked?: boolean;
+  /** Argon2id PHC string for database connections. */
+  readonly passwordHash?: string;
+}
+
+/** Fields a PATCH may change; metadata is replaced as given (the service merges). */
+export interface UserChanges {
+  email?: string | null;
+  emailVerified?: boolean;
+  username?: string | null;
+  phoneNumber?: string | null;
+  phoneVerified?: boolean;
+  name?: string | null;
+  givenName?: string | null;
+  familyName?: string | null;
+  nickname?: string | null;
+  picture?: string | null;
+  appMetadata?: Record<string, unknown>;
+  userMetadata?: Record<string, unknown>;
+  blocked?: boolean;
+}
+
+const COLUMNS = [
+  'user_id', 'connection_id', 'email', 'email_verified', 'username', 'phone_number', 'phone_verified', 'name', 'given_name', 'family_name',
+  'nickname', 'picture', 'app_metadata', 'user_metadata', 'blocked', 'created_at', 'updated_at', 'last_login', 'last_ip', 'logins_count',
+] as const;
+
+type Row = Record<(typeof COLUMNS)[number], unknown>;
+
+function toUser(r: Row): User {
+  return {
+    user_id: r.user_id as string,
+    connection_id: r.connection_id as string,
+    email: r.email as string | null,
+    email_verified: decodeBool(r.email_verified as number),
+    username: r.username as string | null,
+    phone_number: r.phone_number as string | null,
+    phone_verified: decodeBool(r.phone_verified as number),
+    name: r.name as string | null,
+    given_name: r.given_name as string | null,
+    family_name: r.family_name as string | null,
+    nickname: r.nickname as string | null,
+    picture: r.picture as string | null,
+    app_metadata: decodeJson<Record<string, unknown>>(r.app_metadata, {}),
+    user_metadata: decodeJson<Record<string, unknown>>(r.user_metadata, {}),
+    blocked: decodeBool(r.blocked as number),
+    created_at: r.created_at as string,
+    updated_at: r.updated_at as string,
+    last_login: r.last_login as string | null,
+    last_ip: r.last_ip as string | null,
+    logins_count: Number(r.logins_count),
+  };
+}
+
+/** Lower-cases for the case-insensitive lookup columns (Auth0 matches email case-insensitively). */
+const lower = (v: string | null | undefined) => (v === null || v === undefined ? null : v.toLowerCase());
+
+export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
+  const base = () => db.selectFrom('users').select(COLUMNS).where('tenant_id', '=', tenantId);
+
+  async function findById(userId: string): Promise<User | undefined> {
+    const row = await base().where('user_id', '=', userId).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  return {
+    /**
+     * Inserts the user, its identity and (for database connections) its
+     * password credential. Call inside a write transaction so a failure leaves
+     * nothing behind. A duplicate email/username in the connection violates a
+     * unique index and rejects.
+     */
+    async insert(input: NewUser): Promise<User> {
+      const now = isoNow(runtime);
+      const localId = runtime.randomId('', 12);
+      const userId = `${input.provider}|${localId}`;
+      await db
+        .insertInto('users')
+        .values({
+          tenant_id: tenantId,
+          user_id: userId,
+          connection_id: input.connectionId,
+          email: input.email ?? null,
+          email_lower: lower(input.email),
+          email_verified: input.emailVerified ?? false,
+          username: input.username ?? null,
+          username_lower: lower(input.username),
+          phone_number: input.phoneNumber ?? null,
+          phone_verified: false,
+          name: input.name ?? input.email ?? null,
+          given_name: input.givenName ?? null,
+          family_name: input.familyName ?? null,
+          nickname: input.nickname ?? (input.email ? input.email.split('@')[0] ?? null : input.username ?? null),
+          picture: input.picture ?? null,
+          app_metadata: encodeJson(input.appMetadata ?? {}),
+          user_metadata: encodeJson(input.userMetadata ?? {}),
+          blocked: input.blocked ?? false,
+          created_at: now,
+          updated_at: now,
+          last_login: null,
+          last_ip: null,
+          logins_count: 0,
+        })
+        .execute();
+      await db
+        .insertInto('user_identities')
+        .values({ tenant_id: tenantId, user_id: userId, connection_id: input.connectionId, provider: input.provider, external_id: localId, is_social: false, profile_data: encodeJson({}), created_at: now })
+        .execute();
+      if (input.passwordHash !== undefined) {
+        await db.insertInto('password_credentials').values({ tenant_id: tenantId, user_id: userId, hash: input.passwordHash, created_at: now, updated_at: now }).execute();
+      }
+      return toUser(await base().where('user_id', '=', userId).executeTakeFirstOrThrow());
+    },
+
+    findById,
+
+    /** Every user with this email, in any connection (GET /users-by-email). */
+    async findByEmail(email: string): Promise<User[]> {
+      const rows = await base().where('email_lower', '=', email.toLowerCase()).orderBy('created_at').execute();
+      return rows.map(toUser);
+    },
+
+    /** The login lookup: one connection, by email or username, case-insensitive. */
+    async findForLogin(connectionId: string, identifier: string): Promise<User | undefined> {
+      const key = identifier.toLowerCase();
+      const byEmail = await base().where('connection_id', '=', connectionId).where('email_lower', '=', key).executeTakeFirst();
+      if (byEmail) return toUser(byEmail);
+      const byUsername = await base().where('connection_id', '=', connectionId).where('username_lower', '=', key).executeTakeFirst();
+      return byUsername && toUser(byUsername);
+    },
+
+    async identities(userId: string): Promise<Identity[]> {
+      const rows = await db
+        .selectFrom('user_identities')
+        .select(['connection_id', 'provider', 'external_id', 'is_social'])
+        .where('tenant_id', '=', tenantId)
+        .where('user_id', '=', userId)
+        .orderBy('created_at')
+        .execute();
+      return rows.map((r) => ({ connection_id: r.connection_id, provider: r.provider, user_id: r.external_id, isSocial: decodeBool(r.is_social) }));
+    },
+
+    async list(page: { offset: number; limit: number }): Promise<User[]> {
+      const rows = await base().orderBy('created_at').orderBy('user_id').offset(page.offset).limit(page.limit).execute();
+      return rows.map(toUser);
+    },
+
+    async count(): Promise<number> {
+      const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenantId).executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    async update(userId: string, changes: UserChanges): Promise<User | undefined> {
+      const set: Record<string, unknown> = { updated_at: isoNow(runtime) };
+      if (changes.email !== undefined) Object.assign(set, { email: changes.email, email_lower: lower(changes.email) });
+      if (changes.username !== undefined) Object.assign(set, { username: changes.username, username_lower: lower(changes.username) });
+      if (changes.emailVerified !== undefined) set.email_verified = changes.emailVerified;
+      if (changes.phoneNumber !== undefined) set.phone_number = changes.phoneNumber;
+      if (changes.phoneVerified !== undefined) set.phone_verified = changes.phoneVerified;
+      if (changes.name !== undefined) set.name = changes.name;
+      if (changes.givenName !== undefined) set.given_name = changes.givenName;
+      if (changes.familyName !== undefined) set.family_name = changes.familyName;
+      if (changes.nickname !== undefined) set.nickname = changes.nickname;
+      if (changes.picture !== undefined) set.picture = changes.picture;
+      if (changes.appMetadata !== undefined) set.app_metadata = encodeJson(changes.appMetadata);
+      if (changes.userMetadata !== undefined) set.user_metadata = encodeJson(changes.userMetadata);
+      if (changes.blocked !== undefined) set.blocked = changes.blocked;
+      await db.updateTable('users').set(set).where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
+      return findById(userId);
+    },
+
+    /** Counts a successful login atomically (no read-modify-write race between nodes). */
+    async recordLogin(userId: string, ip: string | null): Promise<void> {
+      const now = isoNow(runtime);
+      await db
+        .updateTable('users')
+        .set({ last_login: now, last_ip: ip, logins_count: sql<number>`logins_count + 1`, updated_at: now })
+        .where('tenant_id', '=', tenantId)
+        .where('user_id', '=', userId)
+        .execute();
+    },
+
+    /** The stored password hash; kept apart from the user row so it is never selected by accident. */
+    async passwordHash(userId: string): Promise<string | undefined> {
+      const row = await db.selectFrom('password_credentials').select('hash').where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst();
+      return row?.hash;
+    },
+
+    async setPasswordHash(userId: string, hash: string): Promise<boolean> {
+      const result = await db
+        .updateTable('password_credentials')
+        .set({ hash, updated_at: isoNow(runtime) })
+        .where('tenant_id', '=', tenantId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    /** Deletes the user; identities, credentials, roles and permissions go with it (FK cascade). */
+    async delete(userId: string): Promise<boolean> {
+      const result = await db.deleteFrom('users').where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
+    },
+  };
+}
+
+export type UsersStore = ReturnType<typeof usersStore>;
