@@ -1,7 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type DatabaseConnection,
+  type DialectAdapter,
+  type Driver,
+  type SqliteDatabase,
+  type SqliteDialectConfig,
+  type SqliteStatement,
+} from 'kysely';
 import { DatabaseError, type Database } from './database.js';
 import type { Schema } from './schema.js';
 
@@ -44,6 +57,43 @@ function wrap(raw: BetterSqlite3.Database): SqliteDatabase {
   };
 }
 
+/**
+ * Every transaction starts with BEGIN IMMEDIATE: it takes the write lock up
+ * front, waiting up to the busy timeout. A deferred BEGIN that reads and then
+ * writes fails at once with SQLITE_BUSY when another connection or process
+ * wrote in between — the busy timeout cannot help a lock upgrade.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+/**
+ * SQLite runs DDL inside transactions, so migrations can be atomic. With
+ * immediate transactions this also makes concurrent migrators (two processes
+ * on one file) take turns: the second sees the first's work and does nothing.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class PortcullisSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
+
 function classify(error: unknown, path: string): DatabaseError {
   const code = (error as { code?: string }).code ?? '';
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
@@ -70,7 +120,7 @@ export function openSqlite(path: string, busyTimeoutMs: number): Database {
   } catch (error) {
     throw classify(error, absolute);
   }
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: wrap(raw) }) });
+  const db = new Kysely<Schema>({ dialect: new PortcullisSqliteDialect({ database: wrap(raw) }) });
   return {
     db,
     capabilities: { name: 'sqlite', jsonType: 'text', boolType: 'integer', rowLocks: false },

@@ -1,33 +1,19 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './database.js';
 import type { Schema } from './schema.js';
 
 export type Executor = Kysely<Schema> | Transaction<Schema>;
 
 /**
- * Runs `work` in a transaction that intends to write.
- *
- * On SQLite the transaction starts with BEGIN IMMEDIATE: it takes the write
- * lock up front (waiting up to the busy timeout), so a read-then-write
- * sequence cannot fail half-way with SQLITE_BUSY when another process (the CLI,
- * a second server) writes concurrently. On PostgreSQL it is an ordinary
- * transaction; callers that must serialise per tenant use `lockTenant`.
+ * Runs `work` in a transaction that intends to write; it commits when `work`
+ * resolves and rolls back when it throws. On SQLite every transaction begins
+ * IMMEDIATE (see sqlite.ts), so a read-then-write sequence cannot fail half-way
+ * with SQLITE_BUSY when another process writes concurrently. On PostgreSQL it
+ * is an ordinary READ COMMITTED transaction; callers that must serialise per
+ * tenant use `lockTenant`.
  */
 export async function writeTransaction<T>(database: Database, work: (trx: Executor) => Promise<T>): Promise<T> {
-  if (database.capabilities.name === 'postgres') {
-    return database.db.transaction().execute(work);
-  }
-  return database.db.connection().execute(async (conn) => {
-    await sql`begin immediate`.execute(conn);
-    try {
-      const result = await work(conn);
-      await sql`commit`.execute(conn);
-      return result;
-    } catch (error) {
-      await sql`rollback`.execute(conn).catch(() => undefined);
-      throw error;
-    }
-  });
+  return database.db.transaction().execute(work);
 }
 
 /**
