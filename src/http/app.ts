@@ -70,6 +70,15 @@ export function createApp(config: Config, deps: AppDeps): App {
   app.addHook('onRequest', async function echoRequestId(request, reply) {
     reply.header('x-request-id', request.id);
   });
+  // Shutdown: turn unready at once, and close each keep-alive connection after
+  // its in-flight response, so that close() completes when the last one ends.
+  app.addHook('preClose', async function startDraining() {
+    readiness.markDraining();
+  });
+  app.addHook('onSend', async function closeConnectionsWhileDraining(_request, reply, payload) {
+    if (readiness.draining) reply.header('connection', 'close');
+    return payload;
+  });
   installSecurityHeaders(app);
   installErrorHandling(app);
   installMetrics(app, metrics);

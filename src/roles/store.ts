@@ -26,6 +26,12 @@ export function rolesStore(db: Executor, tenantId: string, runtime: Runtime) {
     return row !== undefined;
   }
 
+  /** user_roles/user_permissions reference users by (tenant_id, user_id); checking first turns a foreign-key error into `false`. */
+  async function ownsUser(userId: string): Promise<boolean> {
+    const row = await db.selectFrom('users').select('user_id').where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst();
+    return row !== undefined;
+  }
+
   return {
     async insert(input: { name: string; description?: string | null }): Promise<Role> {
       const now = isoNow(runtime);
@@ -78,7 +84,9 @@ export function rolesStore(db: Executor, tenantId: string, runtime: Runtime) {
         .execute();
     },
 
+    /** Returns false (and assigns nothing) when the user or one of the roles is not this tenant's. */
     async assignToUser(userId: string, roleIds: readonly string[]): Promise<boolean> {
+      if (!(await ownsUser(userId))) return false;
       for (const roleId of roleIds) if (!(await ownsRole(roleId))) return false;
       const now = isoNow(runtime);
       for (const roleId of roleIds) {
@@ -104,7 +112,9 @@ export function rolesStore(db: Executor, tenantId: string, runtime: Runtime) {
         .execute();
     },
 
+    /** Returns false (and adds nothing) when the user or one of the APIs is not this tenant's. */
     async addUserPermissions(userId: string, permissions: readonly Permission[]): Promise<boolean> {
+      if (!(await ownsUser(userId))) return false;
       const ids = await apiIds([...new Set(permissions.map((p) => p.resource_server_identifier))]);
       if (permissions.some((p) => !ids.has(p.resource_server_identifier))) return false;
       const now = isoNow(runtime);

@@ -39,6 +39,13 @@ export function openPostgres(options: PostgresOptions): Database {
   // An idle client whose server went away emits 'error' on the pool; without a
   // listener that would crash the process. The pool replaces the client.
   pool.on('error', (error) => options.onPoolError?.(error));
+  // A checked-out client whose connection drops mid-query also emits 'error';
+  // the query itself rejects (and the caller handles that), but an 'error'
+  // event without a listener would crash the process. The pool discards the
+  // broken client when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => options.onPoolError?.(error));
+  });
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

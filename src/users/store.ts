@@ -119,9 +119,13 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
      * Inserts the user, its identity and (for database connections) its
      * password credential. Call inside a write transaction so a failure leaves
      * nothing behind. A duplicate email/username in the connection violates a
-     * unique index and rejects.
+     * unique index and rejects. Returns undefined (and writes nothing) when the
+     * connection is not this tenant's: connections.id is a global key, so the
+     * foreign key alone would accept another tenant's connection.
      */
-    async insert(input: NewUser): Promise<User> {
+    async insert(input: NewUser): Promise<User | undefined> {
+      const connection = await db.selectFrom('connections').select('id').where('tenant_id', '=', tenantId).where('id', '=', input.connectionId).executeTakeFirst();
+      if (!connection) return undefined;
       const now = isoNow(runtime);
       const localId = runtime.randomId('', 12);
       const userId = `${input.provider}|${localId}`;

@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeEachBackend, migratedDatabase } from '../../test/support/backends.js';
+import { testRuntime } from '../../test/support/clock.js';
+import { createTenant } from '../../test/support/fixtures.js';
+import type { Tenant } from '../tenants/store.js';
+import { logsStore, purgeLogsBefore, type LogEvent } from './store.js';
+
+describeEachBackend('logs store', (backend) => {
+  let ctx: Awaited<ReturnType<typeof migratedDatabase>>;
+  let tenant: Tenant;
+  const clock = testRuntime();
+  const store = () => logsStore(ctx.database.db, tenant.id, clock);
+
+  /** A tenant of its own with `n` events, one second apart; returns them oldest first. */
+  async function tenantWithEvents(name: string, n: number, userOf: (i: number) => string | null = () => null) {
+    const own = await createTenant(ctx.database, name);
+    const ownClock = testRuntime('2031-01-01T00:00:00.000Z');
+    const logs = logsStore(ctx.database.db, own.id, ownClock);
+    const events: LogEvent[] = [];
+    for (let i = 0; i < n; i++) {
+      events.push(await logs.append({ type: 's', description: `event ${i}`, user_id: userOf(i) }));
+      ownClock.advance(1000);
+    }
+    return { logs, events, ids: events.map((e) => e.log_id) };
+  }
+
+  beforeAll(async () => {
+    ctx = await migratedDatabase(backend);
+    tenant = await createTenant(ctx.database, 'acme');
+  });
+  afterAll(async () => ctx?.cleanup());
+
+  it('round-trips every field, details as an object', async () => {
+    const appended = await store().append({
+      type: 'f',
+      description: 'Wrong email or password.',
+      ip: '203.0.113.7',
+      user_agent: 'Mozilla/5.0',
+      client_id: 'abc',
+      client_name: 'My App',
+      user_id: 'auth0|123',
+      user_name: 'ada@example.com',
+      connection: 'Username-Password-Authentication',
+      connection_id: 'con_x',
+      audience: 'https://api.example/',
+      scope: 'openid profile',
+      strategy: 'auth0',
+      details: { error: { message: 'invalid password' }, attempts: 3, locked: false },
+    });
+    expect(appended.log_id).toMatch(/^90\d{15}[0-9a-f]{32}$/);
+    expect(appended.log_id.slice(2, 17)).toBe(String(clock.now().getTime()).padStart(15, '0'));
+    expect(appended.date).toBe(clock.now().toISOString());
+    expect(await store().get(appended.log_id)).toEqual(appended);
+    expect((await store().get(appended.log_id))?.details).toEqual({ error: { message: 'invalid password' }, attempts: 3, locked: false });
+  });
+
+  it('stores omitted fields as null and details as {}', async () => {
+    const appended = await store().append({ type: 'sapi' });
+    expect(await store().get(appended.log_id)).toEqual({
+      log_id: appended.log_id,
+      date: clock.now().toISOString(),
+      type: 'sapi',
+      description: null,
+      ip: null,
+      user_agent: null,
+      client_id: null,
+      client_name: null,
+      user_id: null,
+      user_name: null,
+      connection: null,
+      connection_id: null,
+      audience: null,
+      scope: null,
+      strategy: null,
+      details: {},
+    });
+  });
+
+  it('returns undefined for an unknown log id', async () => {
+    expect(await store().get('90000000000000000unknown')).toBeUndefined();
+  });
+
+  it('gives distinct log ids that sort by time', async () => {
+    const first = await store().append({ type: 's' });
+    const same = await store().append({ type: 's' });
+    clock.advance(1);
+    const later = await store().append({ type: 's' });
+    expect(new Set([first.log_id, same.log_id, later.log_id]).size).toBe(3);
+    expect(later.log_id > first.log_id && later.log_id > same.log_id).toBe(true);
+  });
+
+  it('lists newest first, page by page', async () => {
+    const { logs, ids } = await tenantWithEvents('listing', 5);
+    const newestFirst = [...ids].reverse();
+    expect((await logs.list({ offset: 0, limit: 10 })).map((e) => e.log_id)).toEqual(newestFirst);
+    expect((await logs.list({ offset: 0, limit: 2 })).map((e) => e.log_id)).toEqual(newestFirst.slice(0, 2));
+    expect((await logs.list({ offset: 2, limit: 2 })).map((e) => e.log_id)).toEqual(newestFirst.slice(2, 4));
+    expect((await logs.list({ offset: 4, limit: 2 })).map((e) => e.log_id)).toEqual(newestFirst.slice(4));
+  });
+
+  it('lists one user’s events, newest first, page by page', async () => {
+    const { logs, events } = await tenantWithEvents('per-user', 6, (i) => (i % 2 === 0 ? 'auth0|even' : 'auth0|odd'));
+    const evenNewestFirst = events.filter((e) => e.user_id === 'auth0|even').map((e) => e.log_id).reverse();
+    expect((await logs.listForUser('auth0|even', { offset: 0, limit: 10 })).map((e) => e.log_id)).toEqual(evenNewestFirst);
+    expect((await logs.listForUser('auth0|even', { offset: 1, limit: 1 })).map((e) => e.log_id)).toEqual(evenNewestFirst.slice(1, 2));
+    expect(await logs.listForUser('auth0|nobody', { offset: 0, limit: 10 })).toEqual([]);
+  });
+
+  it('pages from a checkpoint, oldest first, until the end', async () => {
+    const { logs, ids } = await tenantWithEvents('checkpoint', 5);
+    const first = await logs.listFrom(undefined, 2);
+    expect(first.map((e) => e.log_id)).toEqual(ids.slice(0, 2));
+    const second = await logs.listFrom(first.at(-1)?.log_id, 2);
+    expect(second.map((e) => e.log_id)).toEqual(ids.slice(2, 4));
+    const third = await logs.listFrom(second.at(-1)?.log_id, 2);
+    expect(third.map((e) => e.log_id)).toEqual(ids.slice(4));
+    expect(await logs.listFrom(third.at(-1)?.log_id, 2)).toEqual([]);
+
+    // A checkpoint reached while events keep coming picks up only the new ones.
+    const more = await logs.append({ type: 'slo' });
+    expect((await logs.listFrom(ids[4], 10)).map((e) => e.log_id)).toEqual([more.log_id]);
+  });
+
+  it('orders checkpoint pages by insertion, not by date', async () => {
+    const own = await createTenant(ctx.database, 'skewed');
+    const skewed = testRuntime('2031-01-01T00:00:10.000Z');
+    const logs = logsStore(ctx.database.db, own.id, skewed);
+    const a = await logs.append({ type: 's' });
+    // A node whose clock lags writes after `a` with an earlier date.
+    skewed.advance(-5000);
+    const b = await logs.append({ type: 's' });
+    expect((await logs.listFrom(undefined, 10)).map((e) => e.log_id)).toEqual([a.log_id, b.log_id]);
+    expect((await logs.listFrom(a.log_id, 10)).map((e) => e.log_id)).toEqual([b.log_id]);
+  });
+
+  describe('purgeLogsBefore', () => {
+    // Retention spans every tenant, so it gets a database of its own.
+    let purgeCtx: Awaited<ReturnType<typeof migratedDatabase>>;
+    beforeAll(async () => {
+      purgeCtx = await migratedDatabase(backend);
+    });
+    afterAll(async () => purgeCtx?.cleanup());
+
+    it('deletes events older than the cut-off in every tenant, keeping the rest', async () => {
+      const purgeClock = testRuntime('2030-01-01T00:00:00.000Z');
+      const one = logsStore(purgeCtx.database.db, (await createTenant(purgeCtx.database, 'one')).id, purgeClock);
+      const two = logsStore(purgeCtx.database.db, (await createTenant(purgeCtx.database, 'two')).id, purgeClock);
+      const old1 = await one.append({ type: 's' });
+      const old2 = await two.append({ type: 's' });
+      purgeClock.advance(1000);
+      const cutOff = purgeClock.now().toISOString();
+      const atCut = await one.append({ type: 's' });
+      purgeClock.advance(1000);
+      const newer = await two.append({ type: 's' });
+
+      expect(await purgeLogsBefore(purgeCtx.database.db, cutOff)).toBe(2);
+      expect(await one.get(old1.log_id)).toBeUndefined();
+      expect(await two.get(old2.log_id)).toBeUndefined();
+      expect(await one.get(atCut.log_id)).toEqual(atCut);
+      expect(await two.get(newer.log_id)).toEqual(newer);
+      expect(await purgeLogsBefore(purgeCtx.database.db, cutOff)).toBe(0);
+    });
+  });
+});
