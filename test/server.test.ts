@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, describeEachBackend, type TestDatabase } from './support/backends.js';
+import { runCli, spawnServer, waitForStatus } from './support/cli.js';
+
+describeEachBackend('portcullis start', (backend) => {
+  let testDb: TestDatabase;
+  beforeAll(async () => {
+    testDb = await createTestDatabase(backend);
+  });
+  afterAll(async () => testDb?.drop());
+
+  it('creates the database, default tenant and keys on first start, serves /readyz, and shuts down cleanly on SIGTERM', async () => {
+    const server = await spawnServer([], { DATABASE_URL: testDb.url, PUBLIC_URL: 'http://localhost:3000' });
+    try {
+      await waitForStatus(`${server.base}/readyz`, 200, 20_000);
+      const info = await (await fetch(`${server.base}/`)).json();
+      expect(info).toMatchObject({ tenant: 'default', issuer: 'http://localhost:3000/' });
+      expect(server.output()).toContain('created the default tenant');
+      expect(server.output()).toContain('Next: get a Management API client');
+    } finally {
+      expect(await server.stop('SIGTERM')).toBe(0);
+    }
+    expect(server.output()).toContain('shutdown complete');
+  });
+
+  it('restarts on the existing database without creating anything again', async () => {
+    const server = await spawnServer([], { DATABASE_URL: testDb.url });
+    try {
+      await waitForStatus(`${server.base}/readyz`, 200, 20_000);
+      expect(server.output()).not.toContain('created the default tenant');
+      const tenants = JSON.parse((await runCli(['tenant', 'list', '--json'], { DATABASE_URL: testDb.url })).stdout) as unknown[];
+      expect(tenants).toHaveLength(1);
+    } finally {
+      expect(await server.stop('SIGINT')).toBe(0);
+    }
+  });
+
+  it('--role worker serves health and metrics but no tenant routes', async () => {
+    const server = await spawnServer(['--role', 'worker'], { DATABASE_URL: testDb.url });
+    try {
+      await waitForStatus(`${server.base}/readyz`, 200, 20_000);
+      expect((await fetch(`${server.base}/metrics`)).status).toBe(200);
+      expect((await fetch(`${server.base}/`)).status).toBe(404);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
+
+describe('portcullis start: faults', () => {
+  it('exits with one line when the database is unreachable', async () => {
+    const server = await spawnServer([], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x', DATABASE_CONNECT_RETRIES: '1' });
+    const code = await new Promise<number | null>((resolve) => server.child.on('close', resolve));
+    expect(code).toBe(1);
+    expect(server.output()).toMatch(/portcullis: Database postgres:\/\/postgres@127\.0\.0\.1:1\/x is unreachable after 2 attempts/);
+    expect(server.output()).not.toMatch(/^\s+at /m);
+  });
+
+  it('refuses an invalid --role', async () => {
+    const result = await runCli(['start', '--role', 'frontend'], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe('portcullis: --role must be one of api, worker, all');
+  });
+
+  it('exits with one line when the port is taken', async () => {
+    const testDb = await createTestDatabase('sqlite');
+    const first = await spawnServer([], { DATABASE_URL: testDb.url });
+    try {
+      await waitForStatus(`${first.base}/readyz`, 200, 20_000);
+      const port = new URL(first.base).port;
+      const second = await runCli(['start'], { DATABASE_URL: testDb.url, PORT: port, HOST: '127.0.0.1' });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(/portcullis: cannot listen: address already in use .*; set PORT to another port/);
+    } finally {
+      await first.stop();
+      await testDb.drop();
+    }
+  });
+});
