@@ -3,7 +3,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import { MANAGEMENT_SCOPES, managementAudience } from '../management/scopes.js';
 import type { Database } from '../storage/database.js';
 import type { Runtime } from '../storage/runtime.js';
-import { writeTransaction } from '../storage/transaction.js';
+import { lockTenant, writeTransaction } from '../storage/transaction.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
 import type { StoredClient } from './store.js';
 
@@ -34,6 +34,8 @@ export function clientsService(database: Database, box: SecretBox, runtime: Runt
       const audience = managementAudience(issuer);
       const secret = generateClientSecret();
       return writeTransaction(database, async (trx) => {
+        // Two concurrent runs must not create two admin clients.
+        await lockTenant(database, trx, tenantId);
         const stores = tenantStores(trx, tenantId, runtime);
         const api = (await stores.resourceServers.list()).find((rs) => rs.isSystem);
         if (!api) throw new Error('the tenant has no Management API resource server');
