@@ -43,6 +43,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     app = createApp(config, { database, logger, secretBox });
     const { tenant, created } = await app.services.tenants.ensureDefault();
     if (created) logger.info({ tenant: tenant.name }, 'created the default tenant with its signing keys');
+    const moved = await app.services.tenants.syncIssuers();
+    if (moved.length > 0) logger.warn({ tenants: moved }, 'issuer changed (PUBLIC_URL or scheme/port): updated domains and Management API audiences');
     await app.services.keys.load(tenant.id);
     app.readiness.markKeysLoaded();
     const worker = config.role === 'api' ? undefined : startWorker({ database, logger, runtime: app.services.runtime, intervalMs: config.sweepIntervalMs });

@@ -110,6 +110,13 @@ describeEachBackend('portcullis CLI', (backend) => {
     expect(failureLine(ghost.stderr)).toBe('portcullis: tenant "ghost" does not exist');
   });
 
+  it('admin-client reports the issuer the tenant was recorded with, and warns when this shell\'s PUBLIC_URL differs', async () => {
+    const result = await runCli(['admin-client', '--json'], { ...env, PUBLIC_URL: 'https://elsewhere.example.test' });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ issuer: 'https://login.example.test/', audience: 'https://login.example.test/api/v2/' });
+    expect(result.stderr).toContain('PUBLIC_URL here differs from the one the server last started with');
+  });
+
   it('refuses a different MASTER_KEY for an existing database, changing nothing', async () => {
     const wrong = await runCli(['keys', 'rotate', '--json'], { ...env, MASTER_KEY: 'cd'.repeat(32) });
     expect(wrong.code).toBe(1);

@@ -23,13 +23,18 @@ describeEachBackend('portcullis start', (backend) => {
     expect(server.output()).toContain('shutdown complete');
   });
 
-  it('restarts on the existing database without creating anything again', async () => {
-    const server = await spawnServer([], { DATABASE_URL: testDb.url });
+  it('restarts on the existing database without creating anything again, following a changed PUBLIC_URL', async () => {
+    const env = { DATABASE_URL: testDb.url, PUBLIC_URL: 'https://id.example.test' };
+    const server = await spawnServer([], env);
     try {
       await waitForStatus(`${server.base}/readyz`, 200, 20_000);
       expect(server.output()).not.toContain('created the default tenant');
-      const tenants = JSON.parse((await runCli(['tenant', 'list', '--json'], { DATABASE_URL: testDb.url })).stdout) as unknown[];
+      const tenants = JSON.parse((await runCli(['tenant', 'list', '--json'], env)).stdout) as Array<{ issuer: string; domains: string[] }>;
       expect(tenants).toHaveLength(1);
+      expect(tenants[0]).toMatchObject({ issuer: 'https://id.example.test/', domains: ['id.example.test'] });
+      const admin = await runCli(['admin-client', '--json'], env);
+      expect(JSON.parse(admin.stdout)).toMatchObject({ issuer: 'https://id.example.test/', audience: 'https://id.example.test/api/v2/' });
+      expect(admin.stderr).not.toContain('differs');
     } finally {
       expect(await server.stop('SIGINT')).toBe(0);
     }

@@ -132,6 +132,20 @@ export function resourceServersStore(db: Executor, tenantId: string, runtime: Ru
       await db.updateTable('resource_servers').set({ updated_at: isoNow(runtime) }).where('id', '=', id).execute();
     },
 
+    /**
+     * Moves the tenant's system API (the Management API) to a new identifier,
+     * with the audience of the client grants that refer to it. Call inside a
+     * write transaction. Returns whether anything changed.
+     */
+    async renameSystemApi(identifier: string): Promise<boolean> {
+      const api = await db.selectFrom('resource_servers').select(['id', 'identifier']).where('tenant_id', '=', tenantId).where('is_system', '=', true).executeTakeFirst();
+      if (!api || api.identifier === identifier) return false;
+      const now = isoNow(runtime);
+      await db.updateTable('resource_servers').set({ identifier, updated_at: now }).where('id', '=', api.id).execute();
+      await db.updateTable('client_grants').set({ audience: identifier, updated_at: now }).where('tenant_id', '=', tenantId).where('resource_server_id', '=', api.id).execute();
+      return true;
+    },
+
     async delete(id: string): Promise<boolean> {
       const result = await db.deleteFrom('resource_servers').where('tenant_id', '=', tenantId).where('id', '=', id).where('is_system', '=', false).executeTakeFirst();
       return Number(result.numDeletedRows) === 1;

@@ -86,8 +86,14 @@ export async function adminClientCommand(config: Config, logger: Logger, output:
   await withServices(config, logger, async ({ services }) => {
     const tenant = await services.tenants.resolve(args.tenant);
     const issuer = await services.tenants.issuerOf(tenant);
-    const client = await services.clients.ensureAdminClient(tenant.id, issuer);
-    const result = { issuer, client_id: client.clientId, client_secret: client.clientSecret, audience: client.audience };
+    const client = await services.clients.ensureAdminClient(tenant.id);
+    // The audience is what the server recorded when it last started; report the
+    // issuer that goes with it, and say so when this shell's PUBLIC_URL differs.
+    const recordedIssuer = client.audience.replace(/api\/v2\/$/, '');
+    if (recordedIssuer !== issuer) {
+      logger.warn({ configured: issuer, recorded: recordedIssuer }, 'PUBLIC_URL here differs from the one the server last started with; run the CLI with the server\'s environment');
+    }
+    const result = { issuer: recordedIssuer, client_id: client.clientId, client_secret: client.clientSecret, audience: client.audience };
     if (args.json) return output.out(JSON.stringify(result));
     output.out(`Management API client for tenant "${tenant.name}" (the secret is shown only now):`);
     for (const [k, v] of Object.entries(result)) output.out(`  ${k}: ${v}`);

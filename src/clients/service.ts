@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { MANAGEMENT_SCOPES, managementAudience } from '../management/scopes.js';
+import { MANAGEMENT_SCOPES } from '../management/scopes.js';
 import type { Database } from '../storage/database.js';
 import type { Runtime } from '../storage/runtime.js';
 import { lockTenant, writeTransaction } from '../storage/transaction.js';
@@ -30,8 +30,7 @@ export function clientsService(database: Database, box: SecretBox, runtime: Runt
      * secret and brings its grant up to every scope. Returns the plain secret,
      * which is shown once and stored only sealed.
      */
-    async ensureAdminClient(tenantId: string, issuer: string): Promise<{ clientId: string; clientSecret: string; audience: string }> {
-      const audience = managementAudience(issuer);
+    async ensureAdminClient(tenantId: string): Promise<{ clientId: string; clientSecret: string; audience: string }> {
       const secret = generateClientSecret();
       return writeTransaction(database, async (trx) => {
         // Two concurrent runs must not create two admin clients.
@@ -58,7 +57,7 @@ export function clientsService(database: Database, box: SecretBox, runtime: Runt
         const grant = await stores.clientGrants.find(client.clientId, api.identifier);
         if (grant) await stores.clientGrants.updateScope(grant.id, MANAGEMENT_SCOPES);
         else await stores.clientGrants.insert({ clientId: client.clientId, audience: api.identifier, scope: MANAGEMENT_SCOPES });
-        return { clientId: client.clientId, clientSecret: secret, audience: api.identifier === audience ? audience : api.identifier };
+        return { clientId: client.clientId, clientSecret: secret, audience: api.identifier };
       });
     },
   };

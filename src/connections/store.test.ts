@@ -121,11 +121,14 @@ describeEachBackend('connections store', (backend) => {
     expect(await store().delete(connection.id)).toBe(false);
   });
 
-  it('refuses to delete a connection that still has users (users.connection_id has no cascade)', async () => {
+  it('deleting a connection deletes its users with their identities and credentials (as Auth0)', async () => {
     const connection = await store().insert({ name: 'populated', strategy: 'auth0' });
-    const user = await usersStore(ctx.database.db, tenant.id, clock).insert({ connectionId: connection.id, provider: 'auth0', email: 'kept@example.com' });
-    await expect(store().delete(connection.id)).rejects.toThrow();
-    expect(await store().findById(connection.id)).toBeDefined();
-    expect(await usersStore(ctx.database.db, tenant.id, clock).findById(user?.user_id ?? '')).toBeDefined();
+    const users = usersStore(ctx.database.db, tenant.id, clock);
+    const user = await users.insert({ connectionId: connection.id, provider: 'auth0', email: 'gone@example.com', passwordHash: '$argon2id$x' });
+    expect(user).toBeDefined();
+    expect(await store().delete(connection.id)).toBe(true);
+    expect(await users.findById(user!.user_id)).toBeUndefined();
+    expect(await users.passwordHash(user!.user_id)).toBeUndefined();
+    expect(await users.identities(user!.user_id)).toEqual([]);
   });
 });

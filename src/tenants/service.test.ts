@@ -93,4 +93,33 @@ describeEachBackend('tenants', (backend) => {
     expect((await store.findByName('acme'))!.settings.support_email).toBe('help@acme.test');
     expect((await store.findDefault())!.settings.support_email).toBeUndefined();
   });
+
+  it('syncIssuers moves the default tenant and its Management API audience to a new PUBLIC_URL', async () => {
+    const box = new SecretBox(randomBytes(32));
+    const moved = tenantsService(testConfig({ PUBLIC_URL: 'https://id.example.org:8443' }), ctx.database, keysService(ctx.database, box, systemRuntime), systemRuntime);
+    const defaultTenant = await moved.resolve(undefined);
+    const stores = tenantStores(ctx.database.db, defaultTenant.id, systemRuntime);
+    const api = (await stores.resourceServers.list()).find((rs) => rs.isSystem)!;
+    const client = await stores.clients.insert({ clientId: 'c-sync', name: 'm2m', appType: 'non_interactive', isFirstParty: true, tokenEndpointAuthMethod: 'client_secret_post', secretSealed: null });
+    await stores.clientGrants.insert({ clientId: client.clientId, audience: api.identifier, scope: ['read:users'] });
+
+    // acme follows too: its domain has no port, so it takes PUBLIC_URL's.
+    expect(await moved.syncIssuers()).toEqual(['default', 'acme']);
+    expect(await moved.primaryDomain(defaultTenant.id)).toBe('id.example.org:8443');
+    expect(await moved.issuerOf(defaultTenant)).toBe('https://id.example.org:8443/');
+    expect((await stores.resourceServers.list()).find((rs) => rs.isSystem)!.identifier).toBe('https://id.example.org:8443/api/v2/');
+    expect((await stores.clientGrants.find('c-sync', 'https://id.example.org:8443/api/v2/'))?.scope).toEqual(['read:users']);
+    // Other tenants keep their own domains; a second run changes nothing.
+    const acme = await moved.resolve('acme');
+    expect(await moved.primaryDomain(acme.id)).toBe('login.acme.test');
+    const acmeApi = (await tenantStores(ctx.database.db, acme.id, systemRuntime).resourceServers.list()).find((rs) => rs.isSystem)!;
+    expect(acmeApi.identifier).toBe('https://login.acme.test:8443/api/v2/');
+    expect(await moved.syncIssuers()).toEqual([]);
+  });
+
+  it('syncIssuers refuses a PUBLIC_URL whose host belongs to another tenant', async () => {
+    const box = new SecretBox(randomBytes(32));
+    const clash = tenantsService(testConfig({ PUBLIC_URL: 'https://login.acme.test' }), ctx.database, keysService(ctx.database, box, systemRuntime), systemRuntime);
+    await expect(clash.syncIssuers()).rejects.toThrow('PUBLIC_URL\'s host "login.acme.test" belongs to tenant "acme", not to the default tenant');
+  });
 });

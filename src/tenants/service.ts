@@ -6,7 +6,7 @@ import { MANAGEMENT_API_NAME, MANAGEMENT_SCOPES, managementAudience } from '../m
 import type { Database } from '../storage/database.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { Runtime } from '../storage/runtime.js';
-import { writeTransaction } from '../storage/transaction.js';
+import { lockTenant, writeTransaction } from '../storage/transaction.js';
 import { normalizeDomain, TenantInputError, validateTenantName } from './domain.js';
 import { tenantIssuer } from './issuer.js';
 import { parseTenantSettings } from './settings.js';
@@ -107,6 +107,38 @@ export function tenantsService(config: Config, database: Database, keys: KeysSer
         if (winner) return { tenant: winner, created: false };
         throw error;
       }
+    },
+
+    /**
+     * Brings stored state in line with the configuration: the default tenant's
+     * primary domain is PUBLIC_URL's host, and every tenant's Management API
+     * identifier is `<issuer>api/v2/`. Run at start, so that changing
+     * PUBLIC_URL moves the default tenant with it. Returns the tenants changed.
+     */
+    async syncIssuers(): Promise<string[]> {
+      const changed: string[] = [];
+      for (const tenant of await registry().list()) {
+        const moved = await writeTransaction(database, async (trx) => {
+          await lockTenant(database, trx, tenant.id);
+          let domainChanged = false;
+          if (tenant.isDefault) {
+            const owner = await tenantsStore(trx, runtime).findByDomain(config.publicHost);
+            if (owner && owner.id !== tenant.id) {
+              throw new TenantInputError(`PUBLIC_URL's host "${config.publicHost}" belongs to tenant "${owner.name}", not to the default tenant`);
+            }
+            const current = (await tenantsStore(trx, runtime).listDomains()).find((d) => d.tenantId === tenant.id && d.isPrimary)?.domain;
+            if (current !== config.publicHost) {
+              await tenantsStore(trx, runtime).replacePrimaryDomain(tenant.id, config.publicHost);
+              domainChanged = true;
+            }
+          }
+          const primary = (await tenantsStore(trx, runtime).listDomains()).find((d) => d.tenantId === tenant.id && d.isPrimary)?.domain;
+          const renamed = await tenantStores(trx, tenant.id, runtime).resourceServers.renameSystemApi(managementAudience(tenantIssuer(config, tenant, primary)));
+          return domainChanged || renamed;
+        });
+        if (moved) changed.push(tenant.name);
+      }
+      return changed;
     },
 
     /** The tenant named, or the default tenant when no name is given. */

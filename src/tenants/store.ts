@@ -101,6 +101,14 @@ export function tenantsStore(db: Executor, runtime: Runtime) {
       await db.insertInto('tenant_domains').values({ domain, tenant_id: tenantId, is_primary: false, created_at: isoNow(runtime) }).execute();
     },
 
+    /** Replaces the tenant's primary domain (the default tenant follows PUBLIC_URL). */
+    async replacePrimaryDomain(tenantId: string, domain: string): Promise<void> {
+      await db.deleteFrom('tenant_domains').where('tenant_id', '=', tenantId).where('domain', '=', domain).execute();
+      const primary = await db.selectFrom('tenant_domains').select('domain').where('tenant_id', '=', tenantId).where('is_primary', '=', true).executeTakeFirst();
+      if (primary) await db.updateTable('tenant_domains').set({ domain }).where('domain', '=', primary.domain).execute();
+      else await db.insertInto('tenant_domains').values({ domain, tenant_id: tenantId, is_primary: true, created_at: isoNow(runtime) }).execute();
+    },
+
     async updateSettings(tenantId: string, settings: TenantSettings): Promise<void> {
       await db
         .updateTable('tenants')

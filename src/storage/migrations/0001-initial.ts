@@ -138,7 +138,8 @@ export function initialMigration(caps: DialectCapabilities): Migration {
         .createTable('users')
         .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
         .addColumn('user_id', 'text', (c) => c.notNull())
-        .addColumn('connection_id', 'text', (c) => c.notNull().references('connections.id'))
+        // Deleting a connection deletes its users, as in Auth0.
+        .addColumn('connection_id', 'text', (c) => c.notNull().references('connections.id').onDelete('cascade'))
         .addColumn('email', 'text')
         .addColumn('email_lower', 'text')
         .addColumn('email_verified', bool, (c) => c.notNull().defaultTo(falsy))

@@ -1,0 +1,387 @@
+#!/usr/bin/env node
+// `npm run bench`: Portcullis against a bare Fastify baseline, in one run, on
+// one machine. Servers run pinned to one core, the load generator (autocannon,
+// in this process) to another. What it measures and why: docs/performance.md.
+//
+// Settings (environment): BENCH_CONNECTIONS (50), BENCH_WARMUP (3 s),
+// BENCH_DURATION (10 s), BENCH_ROUNDS (3), BENCH_START_RUNS (5),
+// BENCH_IDLE_WAIT (5 s), BENCH_SERVER_CPU (0), BENCH_LOADGEN_CPU (1).
+import autocannon from 'autocannon';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { allowedCpus, cleanupAll, coreTicks, cpuTicks, freePort, get, killAllSync, makeTempDir, memoryKiB, removeTempDir, spawnPinned, stopProcess, waitFor200 } from './lib/processes.mjs';
+import { median, renderMarkdown, spread } from './lib/report.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const GOALS = Object.freeze({ healthzRatio: 0.9, startMs: 1500, idleRssMiB: 120 });
+const START_DEADLINE_MS = 30_000;
+
+function intSetting(name, fallback, min, max) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+  return value;
+}
+
+const settings = Object.freeze({
+  connections: intSetting('BENCH_CONNECTIONS', 50, 1, 10_000),
+  warmupSeconds: intSetting('BENCH_WARMUP', 3, 0, 600),
+  durationSeconds: intSetting('BENCH_DURATION', 10, 1, 3600),
+  rounds: intSetting('BENCH_ROUNDS', 3, 1, 50),
+  startRuns: intSetting('BENCH_START_RUNS', 5, 1, 100),
+  idleWaitSeconds: intSetting('BENCH_IDLE_WAIT', 5, 0, 600),
+  serverCpu: intSetting('BENCH_SERVER_CPU', 0, 0, 1023),
+  loadgenCpu: intSetting('BENCH_LOADGEN_CPU', 1, 0, 1023),
+});
+
+const log = (message) => process.stderr.write(`bench: ${message}\n`);
+const warnings = [];
+const warn = (message) => {
+  warnings.push(message);
+  log(`warning: ${message}`);
+};
+
+// ---------------------------------------------------------------- pinning
+
+/**
+ * Re-executes this script under `taskset -c <loadgen cpu>` unless it already
+ * runs there: every thread autocannon or Node starts then inherits the pin,
+ * which `taskset -p` on a running process would not guarantee.
+ */
+function reexecPinned() {
+  if (process.env.BENCH_PINNED === '1') throw new Error(`re-executed under taskset but still allowed on CPUs ${allowedCpus()}`);
+  const args = ['-c', String(settings.loadgenCpu), process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)];
+  const child = spawn('taskset', args, { stdio: 'inherit', env: { ...process.env, BENCH_PINNED: '1' } });
+  const forward = (signal) => child.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  child.once('error', (error) => {
+    process.stderr.write(`bench: cannot run taskset (${error.message}); it is needed to pin servers and load generator\n`);
+    process.exit(1);
+  });
+  child.once('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+// ------------------------------------------------------------------ build
+
+const stamp = join(root, 'dist', '.build-stamp');
+
+/** Same rule as bin/portcullis.js: newest non-test .ts under src/, or a config file. */
+function newestSourceMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function buildIsCurrent() {
+  if (!existsSync(stamp)) return false;
+  const configs = ['tsconfig.json', 'tsconfig.build.json', 'package.json'].map((f) => statSync(join(root, f)).mtimeMs);
+  return statSync(stamp).mtimeMs >= Math.max(newestSourceMtime(join(root, 'src')), ...configs);
+}
+
+/** Builds dist/ when stale, so that no timed start includes a tsc run. */
+function ensureBuild() {
+  if (buildIsCurrent()) return { rebuilt: false };
+  log('dist/ is stale: building with tsc');
+  const started = performance.now();
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: ['ignore', 2, 2], timeout: 600_000 });
+  if (result.status !== 0) throw new Error('tsc build failed');
+  writeFileSync(stamp, new Date().toISOString() + '\n');
+  if (!buildIsCurrent()) throw new Error('build stamp is still older than the sources (clock skew?)');
+  return { rebuilt: true, ms: performance.now() - started };
+}
+
+// ---------------------------------------------------------------- servers
+
+const masterKey = randomBytes(32).toString('hex');
+
+/** Only what the server needs: nothing inherited can change what is measured. */
+function baseEnv(home) {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? home, NODE_ENV: 'production' };
+}
+
+function serverSpec(kind, port, dir) {
+  if (kind === 'bare') {
+    return { script: join(root, 'bench', 'bare-fastify.mjs'), args: [String(port)], env: { ...baseEnv(root), HOST: '127.0.0.1' }, readyPath: '/healthz' };
+  }
+  return {
+    script: join(root, 'bin', 'portcullis.js'),
+    args: ['start'],
+    readyPath: '/readyz',
+    env: {
+      ...baseEnv(dir),
+      MASTER_KEY: masterKey,
+      LOG_LEVEL: 'warn',
+      LOG_FORMAT: 'json',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      DATABASE_URL: `sqlite:${join(dir, 'portcullis.db')}`,
+      MASTER_KEY_FILE: join(dir, 'master.key'),
+    },
+  };
+}
+
+/**
+ * Starts a server on a free port, pinned to the server CPU, and times spawn →
+ * first 200 from its readiness path. Retries (at most twice) only when the
+ * port was taken between choosing and binding it.
+ */
+async function startServer(kind, dir) {
+  let lastError;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort();
+    const spec = serverSpec(kind, port, dir);
+    const started = performance.now();
+    const server = spawnPinned({ cpu: settings.serverCpu, script: spec.script, args: spec.args, env: spec.env, cwd: root, label: kind });
+    try {
+      const readyAt = await waitFor200(server, port, spec.readyPath, { deadlineMs: START_DEADLINE_MS });
+      const pinned = allowedCpus(server.pid);
+      if (pinned !== String(settings.serverCpu)) throw new Error(`${kind} runs on CPUs ${pinned}, not ${settings.serverCpu}`);
+      return { server, port, startMs: readyAt - started, rebuilt: server.output().includes('portcullis: building') };
+    } catch (error) {
+      await stopProcess(server);
+      lastError = error;
+      if (!server.output().includes('EADDRINUSE')) break;
+    }
+  }
+  throw lastError;
+}
+
+async function stopServer(server) {
+  const exit = await stopProcess(server);
+  if (exit?.code !== 0) warn(`${server.label} (pid ${server.pid}) did not exit cleanly on SIGTERM: ${JSON.stringify(exit)}`);
+}
+
+// ---------------------------------------------------------- start → ready
+
+/** `count` timed starts; a start during which bin/ rebuilt dist/ is discarded and redone. */
+async function timedStarts(label, count, dirForRun) {
+  const samples = [];
+  const maxAttempts = count + 3;
+  for (let attempt = 0; attempt < maxAttempts && samples.length < count; attempt++) {
+    const dir = dirForRun();
+    const { server, startMs, rebuilt } = await startServer('portcullis', dir);
+    await stopServer(server);
+    if (rebuilt) {
+      warn(`${label} start ${attempt + 1}: bin/portcullis.js rebuilt dist/ (sources changed during the bench); sample discarded`);
+      continue;
+    }
+    samples.push(startMs);
+    log(`start→ready (${label}) ${samples.length}/${count}: ${Math.round(startMs)} ms`);
+  }
+  if (samples.length < count) throw new Error(`only ${samples.length} of ${count} ${label} starts were valid`);
+  return samples;
+}
+
+async function measureStartup() {
+  // One discarded start first: it pages node, node_modules and dist/ into the
+  // OS cache, which every later start (and any restart in production) finds.
+  const warmDir = makeTempDir('portcullis-bench-');
+  const warm = await startServer('portcullis', warmDir);
+  await stopServer(warm.server);
+  removeTempDir(warmDir);
+  log(`discarded warm-up start: ${Math.round(warm.startMs)} ms`);
+
+  let dir;
+  const fresh = await timedStarts('fresh DB', settings.startRuns, () => {
+    if (dir) removeTempDir(dir);
+    dir = makeTempDir('portcullis-bench-');
+    return dir;
+  });
+  // Restarts reuse the database the last fresh start created.
+  const restart = await timedStarts('existing DB', settings.startRuns, () => dir);
+  removeTempDir(dir);
+  return { warmupStartMs: warm.startMs, fresh, restart };
+}
+
+// ------------------------------------------------------------- throughput
+
+let currentLoad;
+
+function load(port, seconds) {
+  const instance = autocannon({ url: `http://127.0.0.1:${port}/healthz`, connections: settings.connections, duration: seconds, timeout: 10 });
+  currentLoad = instance;
+  return instance.then((result) => {
+    currentLoad = undefined;
+    return result;
+  });
+}
+
+/** A handful of requests such as a probe and an operator would make, then checks they worked. */
+async function serveHandful(kind, port) {
+  const paths = kind === 'bare' ? ['/healthz'] : ['/healthz', '/readyz', '/metrics', '/'];
+  for (let i = 0; i < 5; i++) {
+    for (const path of paths) {
+      const response = await get(port, path);
+      if (response.status !== 200) warn(`${kind} GET ${path} answered ${response.status} ${response.error ?? response.body.slice(0, 200)}`);
+    }
+  }
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+async function throughputRun(kind, round) {
+  const dir = kind === 'portcullis' ? makeTempDir('portcullis-bench-') : undefined;
+  const { server, port, startMs } = await startServer(kind, dir);
+  try {
+    const body = (await get(port, '/healthz')).body;
+    if (body !== '{"status":"ok"}') throw new Error(`${kind} /healthz answered ${body}`);
+    await serveHandful(kind, port);
+    await sleep(settings.idleWaitSeconds * 1000);
+    const idle = memoryKiB(server.pid);
+    if (settings.warmupSeconds > 0) await load(port, settings.warmupSeconds);
+
+    const ticksBefore = cpuTicks(server.pid);
+    const cpuBefore = process.cpuUsage();
+    const coresBefore = [coreTicks(settings.serverCpu), coreTicks(settings.loadgenCpu)];
+    const startedAt = performance.now();
+    const result = await load(port, settings.durationSeconds);
+    const wallSeconds = (performance.now() - startedAt) / 1000;
+    const serverCpuPercent = ((cpuTicks(server.pid) - ticksBefore) / CLOCK_TICKS / wallSeconds) * 100;
+    const loadgenCpu = process.cpuUsage(cpuBefore);
+    const loadgenCpuPercent = ((loadgenCpu.user + loadgenCpu.system) / 1e6 / wallSeconds) * 100;
+    const afterLoad = memoryKiB(server.pid);
+    // How busy each core was, all processes included: on a shared machine the
+    // part not explained by the server (or the load generator) is other work.
+    const [serverCoreBusyPercent, loadgenCoreBusyPercent] = [settings.serverCpu, settings.loadgenCpu].map((cpu, i) => {
+      const now = coreTicks(cpu);
+      return ((now.busy - coresBefore[i].busy) / (now.total - coresBefore[i].total)) * 100;
+    });
+
+    const run = {
+      round,
+      kind,
+      startMs,
+      serverCpuPercent,
+      loadgenCpuPercent,
+      serverCoreBusyPercent,
+      loadgenCoreBusyPercent,
+      memory: { idle, afterLoad },
+      load: {
+        requestsPerSecond: result.requests.average,
+        requestsTotal: result.requests.total,
+        durationSeconds: result.duration,
+        latencyAvgMs: result.latency.average,
+        latencyP50Ms: result.latency.p50,
+        latencyP99Ms: result.latency.p99,
+        errors: result.errors,
+        timeouts: result.timeouts,
+        non2xx: result.non2xx,
+      },
+    };
+    if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) warn(`round ${round} ${kind}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
+    if (serverCpuPercent < 85) warn(`round ${round} ${kind}: the server got ${Math.round(serverCpuPercent)} % of its core (core busy ${Math.round(serverCoreBusyPercent)} % in all), so other work on the machine or the load generator limited it`);
+    if (loadgenCpuPercent > 90) warn(`round ${round} ${kind}: the load generator used ${Math.round(loadgenCpuPercent)} % of its core, so it may have capped the rate`);
+    log(`round ${round} ${kind}: ${Math.round(run.load.requestsPerSecond)} req/s, server CPU ${Math.round(serverCpuPercent)} %, load generator ${Math.round(loadgenCpuPercent)} %`);
+    return run;
+  } finally {
+    await stopServer(server);
+    if (dir) removeTempDir(dir);
+  }
+}
+
+async function measureThroughput() {
+  const runs = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const kind of ['bare', 'portcullis']) runs.push(await throughputRun(kind, round));
+  }
+  return runs;
+}
+
+// ---------------------------------------------------------------- report
+
+function machineInfo() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const version = (pkg) => JSON.parse(readFileSync(join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+  return {
+    date: execFileSync('date', ['-u'], { encoding: 'utf8' }).trim(),
+    isoDate: new Date().toISOString(),
+    node: process.version,
+    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
+    onlineCpus: cpus().length,
+    kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(),
+    autocannon: version('autocannon'),
+    fastify: version('fastify'),
+    loadgenCpus: allowedCpus(),
+    loadavgStart: loadavg().map((n) => n.toFixed(2)).join(' '),
+  };
+}
+
+function summarize(startup, runs) {
+  const of = (kind, pick) => runs.filter((run) => run.kind === kind).map(pick);
+  const bareRps = spread(of('bare', (run) => run.load.requestsPerSecond));
+  const portcullisRps = spread(of('portcullis', (run) => run.load.requestsPerSecond));
+  const perRound = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    const pick = (kind) => runs.find((run) => run.round === round && run.kind === kind).load.requestsPerSecond;
+    perRound.push(pick('portcullis') / pick('bare'));
+  }
+  return {
+    throughput: { bare: bareRps, portcullis: portcullisRps, ratio: portcullisRps.median / bareRps.median, ratioPerRound: perRound, ratioMedianOfRounds: median(perRound) },
+    startup: { fresh: spread(startup.fresh), restart: spread(startup.restart), bare: spread(of('bare', (run) => run.startMs)), warmupStartMs: startup.warmupStartMs },
+    idleRss: { portcullis: spread(of('portcullis', (run) => run.memory.idle.rss)), bare: spread(of('bare', (run) => run.memory.idle.rss)) },
+  };
+}
+
+async function main() {
+  const machine = machineInfo();
+  log(`load generator on CPUs ${machine.loadgenCpus}, servers on CPU ${settings.serverCpu}; ${JSON.stringify(settings)}`);
+  const build = ensureBuild();
+  log(build.rebuilt ? `built dist/ in ${Math.round(build.ms)} ms` : 'dist/ is current');
+
+  const startup = await measureStartup();
+  const runs = await measureThroughput();
+  machine.loadavgEnd = loadavg().map((n) => n.toFixed(2)).join(' ');
+
+  const summary = summarize(startup, runs);
+  const report = { machine, settings, goals: GOALS, build, summary, startup, runs, warnings };
+  process.stdout.write('\n' + renderMarkdown(report));
+  const resultsDir = join(root, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+  log('wrote bench/results/latest.json');
+}
+
+async function runPinned() {
+  let stopping = false;
+  const interrupt = (signal) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping servers`);
+    currentLoad?.stop();
+    cleanupAll().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  process.on('exit', killAllSync);
+  try {
+    await main();
+  } catch (error) {
+    process.stderr.write(`bench: failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  } finally {
+    await cleanupAll();
+  }
+}
+
+if (allowedCpus() === String(settings.loadgenCpu)) await runPinned();
+else reexecPinned();
