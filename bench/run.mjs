@@ -41,6 +41,8 @@ const settings = Object.freeze({
   loadgenCpu: intSetting('BENCH_LOADGEN_CPU', 1, 0, 1023),
 });
 
+if (settings.serverCpu === settings.loadgenCpu) throw new Error('BENCH_SERVER_CPU and BENCH_LOADGEN_CPU must differ: servers and load generator get a core each');
+
 const log = (message) => process.stderr.write(`bench: ${message}\n`);
 const warnings = [];
 const warn = (message) => {
@@ -256,7 +258,8 @@ async function throughputRun(kind, round) {
     const startedAt = performance.now();
     const result = await load(port, settings.durationSeconds);
     const wallSeconds = (performance.now() - startedAt) / 1000;
-    const serverCpuPercent = ((cpuTicks(server.pid) - ticksBefore) / CLOCK_TICKS / wallSeconds) * 100;
+    const serverCpuSeconds = (cpuTicks(server.pid) - ticksBefore) / CLOCK_TICKS;
+    const serverCpuPercent = (serverCpuSeconds / wallSeconds) * 100;
     const loadgenCpu = process.cpuUsage(cpuBefore);
     const loadgenCpuPercent = ((loadgenCpu.user + loadgenCpu.system) / 1e6 / wallSeconds) * 100;
     const afterLoad = memoryKiB(server.pid);
@@ -272,6 +275,9 @@ async function throughputRun(kind, round) {
       kind,
       startMs,
       serverCpuPercent,
+      // CPU time the server spent per request: unlike req/s, it barely moves
+      // when other work on a shared machine takes turns on the server's core.
+      serverCpuMicrosPerRequest: (serverCpuSeconds * 1e6) / result.requests.total,
       loadgenCpuPercent,
       serverCoreBusyPercent,
       loadgenCoreBusyPercent,
@@ -309,6 +315,16 @@ async function measureThroughput() {
 
 // ---------------------------------------------------------------- report
 
+/** The commit measured, and whether the working tree differed from it. */
+function revision() {
+  try {
+    const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return { commit: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no').length > 0 };
+  } catch {
+    return { commit: 'unknown', dirty: false };
+  }
+}
+
 function machineInfo() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const version = (pkg) => JSON.parse(readFileSync(join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version;
@@ -322,6 +338,7 @@ function machineInfo() {
     autocannon: version('autocannon'),
     fastify: version('fastify'),
     loadgenCpus: allowedCpus(),
+    revision: revision(),
     loadavgStart: loadavg().map((n) => n.toFixed(2)).join(' '),
   };
 }
@@ -330,6 +347,8 @@ function summarize(startup, runs) {
   const of = (kind, pick) => runs.filter((run) => run.kind === kind).map(pick);
   const bareRps = spread(of('bare', (run) => run.load.requestsPerSecond));
   const portcullisRps = spread(of('portcullis', (run) => run.load.requestsPerSecond));
+  const bareCost = spread(of('bare', (run) => run.serverCpuMicrosPerRequest));
+  const portcullisCost = spread(of('portcullis', (run) => run.serverCpuMicrosPerRequest));
   const perRound = [];
   for (let round = 1; round <= settings.rounds; round++) {
     const pick = (kind) => runs.find((run) => run.round === round && run.kind === kind).load.requestsPerSecond;
@@ -337,6 +356,7 @@ function summarize(startup, runs) {
   }
   return {
     throughput: { bare: bareRps, portcullis: portcullisRps, ratio: portcullisRps.median / bareRps.median, ratioPerRound: perRound, ratioMedianOfRounds: median(perRound) },
+    cpuPerRequest: { bareMicros: bareCost, portcullisMicros: portcullisCost, ratio: bareCost.median / portcullisCost.median },
     startup: { fresh: spread(startup.fresh), restart: spread(startup.restart), bare: spread(of('bare', (run) => run.startMs)), warmupStartMs: startup.warmupStartMs },
     idleRss: { portcullis: spread(of('portcullis', (run) => run.memory.idle.rss)), bare: spread(of('bare', (run) => run.memory.idle.rss)) },
   };
@@ -357,8 +377,12 @@ async function main() {
   process.stdout.write('\n' + renderMarkdown(report));
   const resultsDir = join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
-  log('wrote bench/results/latest.json');
+  // latest.json for tools; a dated copy so that a later run does not erase this one.
+  const json = JSON.stringify(report, null, 2) + '\n';
+  const dated = `run-${machine.isoDate.replace(/[:.]/g, '-')}.json`;
+  writeFileSync(join(resultsDir, 'latest.json'), json);
+  writeFileSync(join(resultsDir, dated), json);
+  log(`wrote bench/results/latest.json and bench/results/${dated}`);
 }
 
 async function runPinned() {

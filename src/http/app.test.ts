@@ -211,4 +211,28 @@ describe('logging', () => {
     for (const secret of ['tok123', 'sid=abc', 'cs-456', 'pw-789', 'rt-000']) expect(line).not.toContain(secret);
     expect(line).toContain('[REDACTED]');
   });
+
+  it('binds the request id to per-request log lines', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const t = await startTestApp('sqlite', {}, { logger: createLogger({ logLevel: 'info', logFormat: 'json' }, sink as unknown as pino.DestinationStream) });
+    try {
+      t.app.get('/test/log', async (request) => {
+        request.log.info({ step: 'handler' }, 'inside');
+        request.log.debug('not at this level');
+        return {};
+      });
+      await t.app.inject({ method: 'GET', url: '/test/log', headers: { 'x-request-id': 'req-42' } });
+      const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.reqId === 'req-42');
+      expect(entries.map((e) => e.msg)).toEqual(['incoming request', 'inside', 'request completed']);
+      expect(entries[1]).toMatchObject({ step: 'handler', level: 30 });
+    } finally {
+      await t.cleanup();
+    }
+  });
 });

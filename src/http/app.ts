@@ -12,8 +12,10 @@ import { tenantRoutes } from '../tenants/routes.js';
 import { tenantsStore } from '../tenants/store.js';
 import { installErrorHandling } from './errors.js';
 import { installHealth, Readiness } from './health.js';
+import { lazyChildLogger } from './logger.js';
 import { createMetrics, installMetrics, type Metrics } from './metrics.js';
-import { installSecurityHeaders } from './security-headers.js';
+import { installGracefulClose } from './graceful-close.js';
+import { installResponseHeaders } from './security-headers.js';
 
 export interface AppDeps {
   readonly database: Database;
@@ -61,25 +63,15 @@ export function createApp(config: Config, deps: AppDeps): App {
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
     genReqId: (request) => requestId(request.headers['x-request-id']),
+    childLoggerFactory: (logger, bindings) => lazyChildLogger(logger as Logger, bindings),
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false },
     ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
   };
   const app = Fastify(options) as unknown as FastifyInstance;
 
-  app.addHook('onRequest', async function echoRequestId(request, reply) {
-    reply.header('x-request-id', request.id);
-  });
-  // Shutdown: turn unready at once, and close each keep-alive connection after
-  // its in-flight response, so that close() completes when the last one ends.
-  app.addHook('preClose', async function startDraining() {
-    readiness.markDraining();
-  });
-  app.addHook('onSend', async function closeConnectionsWhileDraining(_request, reply, payload) {
-    if (readiness.draining) reply.header('connection', 'close');
-    return payload;
-  });
-  installSecurityHeaders(app);
+  installGracefulClose(app, readiness);
+  installResponseHeaders(app);
   installErrorHandling(app);
   installMetrics(app, metrics);
   installHealth(app, readiness);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry, type Metric } from 'prom-client';
 import type { Database } from '../storage/database.js';
+import { RouteDurationHistogram } from './route-histogram.js';
 
 /**
  * A metrics registry per app instance (never prom-client's global one, so two
@@ -10,13 +11,12 @@ export function createMetrics(database: Database) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'portcullis_' });
 
-  const requestDuration = new Histogram({
-    name: 'portcullis_http_request_duration_seconds',
-    help: 'HTTP request duration by method, route and status code',
-    labelNames: ['method', 'route', 'status_code'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
-  });
+  const requestDuration = new RouteDurationHistogram(
+    'portcullis_http_request_duration_seconds',
+    'HTTP request duration by method, route and status code',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+  registry.registerMetric(requestDuration as unknown as Metric);
 
   new Gauge({
     name: 'portcullis_db_pool_connections',
@@ -37,10 +37,10 @@ export function createMetrics(database: Database) {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 export function installMetrics(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onResponse', async function observeDuration(request, reply) {
+  app.addHook('onResponse', function observeDuration(request, reply, done) {
     // The route pattern, not the raw URL, keeps label cardinality bounded.
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.requestDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    metrics.requestDuration.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   app.get('/metrics', { logLevel: 'warn' }, async function serveMetrics(_request, reply) {
