@@ -79,7 +79,7 @@ describe('HTTP surface', () => {
       const res = await t.app.inject({ method: 'GET', url });
       expect(res.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
       expect(res.headers['x-content-type-options']).toBe('nosniff');
-      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
     }
   });
 
