@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { DatabaseError, type Database } from './database.js';
-import { openPostgres, redactUrl } from './postgres.js';
-import { openSqlite } from './sqlite.js';
+import { redactUrl } from './redact-url.js';
 
 export interface OpenOptions {
   readonly logger: Logger;
@@ -19,7 +18,9 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  */
 export async function openDatabase(config: Config, options: OpenOptions): Promise<Database> {
   const { database } = config;
+  // Each driver is loaded only when used: an embedded node never loads pg.
   if (database.kind === 'sqlite') {
+    const { openSqlite } = await import('./sqlite.js');
     const db = openSqlite(database.path, database.busyTimeoutMs);
     try {
       await db.ping(config.databaseConnectTimeoutMs);
@@ -31,6 +32,7 @@ export async function openDatabase(config: Config, options: OpenOptions): Promis
   }
 
   const sleep = options.sleep ?? defaultSleep;
+  const { openPostgres } = await import('./postgres.js');
   const db = openPostgres({
     url: database.url,
     poolMax: database.poolMax,

@@ -1,20 +1,12 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { withTimeout, type Database } from './database.js';
+import { redactUrl } from './redact-url.js';
 import type { Schema } from './schema.js';
 
-const INT8_OID = 20;
+export { redactUrl };
 
-/** Strips the password so the URL can appear in logs and error messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'postgres://(unparseable)';
-  }
-}
+const INT8_OID = 20;
 
 export interface PostgresOptions {
   readonly url: string;
