@@ -22,12 +22,22 @@ export class SecretBoxError extends Error {
  */
 export class SecretBox {
   readonly #key: Uint8Array;
+  readonly #master: Buffer;
   /** Identifies the master key without revealing it; stored to detect a wrong key at start. */
   readonly fingerprint: string;
 
   constructor(masterKey: Buffer) {
+    this.#master = Buffer.from(masterKey);
     this.#key = new Uint8Array(deriveKey(masterKey, 'secret-box'));
     this.fingerprint = deriveKey(masterKey, 'fingerprint', 12).toString('base64url');
+  }
+
+  /**
+   * A stable secret for another purpose (e.g. a tenant's cookie-signing key),
+   * derived from the master key with HKDF so every node computes the same one.
+   */
+  deriveSecret(purpose: string): string {
+    return deriveKey(this.#master, `derived:${purpose}`).toString('base64url');
   }
 
   async seal(plaintext: string, context: string): Promise<string> {

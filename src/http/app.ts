@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
+import { ProviderRegistry } from '../oauth/provider-registry.js';
 import { createServices, type Services } from '../services.js';
 import type { Database } from '../storage/database.js';
 import type { Runtime } from '../storage/runtime.js';
@@ -30,6 +31,7 @@ export interface App {
   readonly readiness: Readiness;
   readonly resolver: TenantResolver;
   readonly metrics: Metrics;
+  readonly registry: ProviderRegistry;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -58,6 +60,18 @@ export function createApp(config: Config, deps: AppDeps): App {
     },
   });
 
+  const registry = new ProviderRegistry({
+    checkIntervalMs: config.tenantCacheTtlMs,
+    versions: () => tenantsStore(deps.database.db, services.runtime).configVersions(),
+    build: async (tenant, issuer) => {
+      // Loaded on first use: CLI commands and worker-only nodes never load the engine.
+      const { createTenantProvider } = await import('../oauth/provider-factory.js');
+      const keys = await services.keys.load(tenant.id);
+      const provider = createTenantProvider({ config, database: deps.database, runtime: services.runtime, secretBox: deps.secretBox, clients: services.clients }, tenant, issuer, keys);
+      return { provider, jwks: keys.jwks };
+    },
+  });
+
   const options: FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } = {
     loggerInstance: deps.logger,
     bodyLimit: config.bodyLimitBytes,
@@ -76,7 +90,7 @@ export function createApp(config: Config, deps: AppDeps): App {
   installMetrics(app, metrics);
   installHealth(app, readiness);
   if (config.role !== 'worker') {
-    app.register(tenantRoutes, { config, resolver });
+    app.register(tenantRoutes, { config, resolver, registry });
   }
-  return { app, services, readiness, resolver, metrics };
+  return { app, services, readiness, resolver, metrics, registry };
 }

@@ -3,6 +3,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { Database } from '../storage/database.js';
 import type { Runtime } from '../storage/runtime.js';
 import { lockTenant, writeTransaction, type Executor } from '../storage/transaction.js';
+import { tenantsStore } from '../tenants/store.js';
 import { generateSigningKey, type GeneratedKey, type SigningAlg } from './generate.js';
 import { signingKeysStore, type KeyState, type StoredSigningKey } from './store.js';
 
@@ -75,6 +76,7 @@ export function keysService(database: Database, box: SecretBox, runtime: Runtime
         await store.transition('current', 'previous');
         await store.transition('next', 'current');
         await store.insert({ ...sealed, state: 'next' });
+        await tenantsStore(trx, runtime).bumpConfigVersion(tenantId);
         const [current] = await store.listByState(['current']);
         if (!current) {
           // No next key existed (should not happen): promote the fresh key.
@@ -91,10 +93,13 @@ export function keysService(database: Database, box: SecretBox, runtime: Runtime
 
     /** Revokes a previous key: it leaves JWKS and can no longer verify anything. */
     async revoke(tenantId: string, kid: string): Promise<void> {
-      const store = signingKeysStore(database.db, tenantId, runtime);
-      const key = await store.find(kid);
-      if (!key) throw new KeyError(`signing key ${kid} not found`, 'KEY_NOT_FOUND');
-      if (!(await store.revokePrevious(kid))) throw new KeyError(`signing key ${kid} is ${key.state}; only previous keys can be revoked`, 'KEY_NOT_REVOCABLE');
+      await writeTransaction(database, async (trx) => {
+        const store = signingKeysStore(trx, tenantId, runtime);
+        const key = await store.find(kid);
+        if (!key) throw new KeyError(`signing key ${kid} not found`, 'KEY_NOT_FOUND');
+        if (!(await store.revokePrevious(kid))) throw new KeyError(`signing key ${kid} is ${key.state}; only previous keys can be revoked`, 'KEY_NOT_REVOCABLE');
+        await tenantsStore(trx, runtime).bumpConfigVersion(tenantId);
+      });
     },
 
     /**

@@ -19,6 +19,7 @@ export interface TenantsTable {
   friendly_name: string | null;
   is_default: Bool;
   settings: Json;
+  config_version: ColumnType<number, number | undefined, number>;
   created_at: string;
   updated_at: string;
 }

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import { errorBody } from '../http/errors.js';
 import { managementAudience } from '../management/scopes.js';
+import type { ProviderRegistry } from '../oauth/provider-registry.js';
+import { oauthRoutes } from '../oauth/routes.js';
 import { tenantIssuer } from './issuer.js';
 import type { TenantResolver } from './resolver.js';
 import type { Tenant } from './store.js';
@@ -23,7 +25,7 @@ declare module 'fastify' {
  * the tenant from the Host header; an unknown host gets 404 and never reaches
  * a handler.
  */
-export async function tenantRoutes(app: FastifyInstance, options: { config: Config; resolver: TenantResolver }): Promise<void> {
+export async function tenantRoutes(app: FastifyInstance, options: { config: Config; resolver: TenantResolver; registry: ProviderRegistry }): Promise<void> {
   const { config, resolver } = options;
   app.decorateRequest('tenantContext', null);
 
@@ -35,6 +37,8 @@ export async function tenantRoutes(app: FastifyInstance, options: { config: Conf
     request.tenantContext = { tenant: resolved.tenant, issuer: tenantIssuer(config, resolved.tenant, resolved.primaryDomain) };
     return undefined;
   });
+
+  await app.register(oauthRoutes, { registry: options.registry });
 
   app.get('/', async function tenantInfo(request) {
     const { tenant, issuer } = request.tenantContext as RequestTenant;

@@ -134,6 +134,7 @@ export function tenantsService(config: Config, database: Database, keys: KeysSer
           }
           const primary = (await tenantsStore(trx, runtime).listDomains()).find((d) => d.tenantId === tenant.id && d.isPrimary)?.domain;
           const renamed = await tenantStores(trx, tenant.id, runtime).resourceServers.renameSystemApi(managementAudience(tenantIssuer(config, tenant, primary)));
+          if (domainChanged || renamed) await tenantsStore(trx, runtime).bumpConfigVersion(tenant.id);
           return domainChanged || renamed;
         });
         if (moved) changed.push(tenant.name);

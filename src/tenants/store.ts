@@ -112,9 +112,24 @@ export function tenantsStore(db: Executor, runtime: Runtime) {
     async updateSettings(tenantId: string, settings: TenantSettings): Promise<void> {
       await db
         .updateTable('tenants')
-        .set({ settings: encodeJson(settings), friendly_name: settings.friendly_name ?? null, updated_at: isoNow(runtime) })
+        .set((eb) => ({ settings: encodeJson(settings), friendly_name: settings.friendly_name ?? null, config_version: eb('config_version', '+', 1), updated_at: isoNow(runtime) }))
         .where('id', '=', tenantId)
         .execute();
+    },
+
+    /** Marks the tenant's engine configuration changed; call in the changing transaction. */
+    async bumpConfigVersion(tenantId: string): Promise<void> {
+      await db
+        .updateTable('tenants')
+        .set((eb) => ({ config_version: eb('config_version', '+', 1), updated_at: isoNow(runtime) }))
+        .where('id', '=', tenantId)
+        .execute();
+    },
+
+    /** Current config version of every tenant (one small read, polled by nodes). */
+    async configVersions(): Promise<Map<string, number>> {
+      const rows = await db.selectFrom('tenants').select(['id', 'config_version']).execute();
+      return new Map(rows.map((r) => [r.id, Number(r.config_version)]));
     },
 
     async count(): Promise<number> {

@@ -10,6 +10,7 @@ export interface TestApp extends App {
   readonly config: Config;
   readonly database: Awaited<ReturnType<typeof migratedDatabase>>['database'];
   readonly testDb: Awaited<ReturnType<typeof migratedDatabase>>['testDb'];
+  readonly secretBox: SecretBox;
   cleanup(): Promise<void>;
 }
 
@@ -17,7 +18,8 @@ export interface TestApp extends App {
 export async function startTestApp(backend: BackendName, env: Record<string, string> = {}, options: { logger?: Logger; loadKeys?: boolean } = {}): Promise<TestApp> {
   const db = await migratedDatabase(backend);
   const config = testConfig(env);
-  const app = createApp(config, { database: db.database, logger: options.logger ?? pino({ level: 'silent' }), secretBox: new SecretBox(randomBytes(32)) });
+  const secretBox = new SecretBox(randomBytes(32));
+  const app = createApp(config, { database: db.database, logger: options.logger ?? pino({ level: 'silent' }), secretBox });
   const { tenant } = await app.services.tenants.ensureDefault();
   if (options.loadKeys !== false) {
     await app.services.keys.load(tenant.id);
@@ -26,6 +28,7 @@ export async function startTestApp(backend: BackendName, env: Record<string, str
   return {
     ...app,
     config,
+    secretBox,
     database: db.database,
     testDb: db.testDb,
     async cleanup() {

@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import type { DialectCapabilities } from '../database.js';
 import { initialMigration } from './0001-initial.js';
+import { tenantConfigVersionMigration } from './0002-tenant-config-version.js';
 
 /**
  * All migrations in order. Names sort lexically; never rename or edit one that
@@ -9,5 +10,6 @@ import { initialMigration } from './0001-initial.js';
 export function allMigrations(caps: DialectCapabilities): Record<string, Migration> {
   return {
     '0001-initial': initialMigration(caps),
+    '0002-tenant-config-version': tenantConfigVersionMigration(),
   };
 }

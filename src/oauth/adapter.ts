@@ -1,0 +1,62 @@
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { artifactsStore, type ArtifactsStore } from './artifact-store.js';
+import type { Executor } from '../storage/transaction.js';
+import type { Runtime } from '../storage/runtime.js';
+
+export interface AdapterOptions {
+  readonly db: Executor;
+  readonly tenantId: string;
+  readonly runtime: Runtime;
+  /** Client metadata for the engine, from our clients table. */
+  readonly findClient: (clientId: string) => Promise<Record<string, unknown> | undefined>;
+}
+
+/**
+ * oidc-provider's storage adapter for one tenant. Every model but `Client`
+ * goes to the artifact store (which scopes by tenant); `Client` is read from
+ * our clients table. `consumed` is reported as oidc-provider expects, an
+ * epoch-seconds timestamp on the payload.
+ */
+export function adapterFactory(options: AdapterOptions): new (name: string) => Adapter {
+  const store: ArtifactsStore = artifactsStore(options.db, options.tenantId, options.runtime);
+
+  const toPayload = (artifact: Awaited<ReturnType<ArtifactsStore['find']>>): AdapterPayload | undefined => {
+    if (!artifact) return undefined;
+    const payload = { ...artifact.payload } as AdapterPayload;
+    if (artifact.consumedAt !== undefined) payload.consumed = Math.floor(Date.parse(artifact.consumedAt) / 1000);
+    return payload;
+  };
+
+  return class ArtifactAdapter implements Adapter {
+    constructor(private readonly name: string) {}
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      await store.upsert(this.name, id, payload, expiresIn > 0 ? expiresIn : undefined);
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      if (this.name === 'Client') return (await options.findClient(id)) as AdapterPayload | undefined;
+      return toPayload(await store.find(this.name, id));
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      return toPayload(await store.findByUid(this.name, uid));
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      return toPayload(await store.findByUserCode(this.name, userCode));
+    }
+
+    async consume(id: string): Promise<void> {
+      await store.consume(this.name, id);
+    }
+
+    async destroy(id: string): Promise<void> {
+      await store.destroy(this.name, id);
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await store.revokeByGrantId(grantId);
+    }
+  };
+}

@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import inject from 'light-my-request';
+import type Provider from 'oidc-provider';
+import type { Tenant } from '../tenants/store.js';
+
+/** A response body computed once, served with an ETag. */
+export interface CachedBody {
+  readonly body: string;
+  readonly etag: string;
+}
+
+export interface TenantEngine {
+  readonly provider: Provider;
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly issuer: string;
+  readonly version: number;
+  readonly discovery: CachedBody;
+  readonly jwks: CachedBody;
+}
+
+export interface RegistryOptions {
+  /** Builds a tenant's engine (loads keys, creates the provider). */
+  readonly build: (tenant: Tenant, issuer: string) => Promise<{ provider: Provider; jwks: readonly object[] }>;
+  /** Every tenant's current config version (one small query). */
+  readonly versions: () => Promise<Map<string, number>>;
+  /** How often versions are re-read: the bound on cross-node staleness. */
+  readonly checkIntervalMs: number;
+  readonly now?: () => number;
+}
+
+export function cachedBody(value: unknown): CachedBody {
+  const body = JSON.stringify(value);
+  return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+}
+
+/**
+ * One engine per tenant, built on first use and cached. Every
+ * `checkIntervalMs` one query reads all tenants' config versions; an engine
+ * whose tenant changed (keys rotated, issuer or settings changed — by this
+ * node, another node or the CLI) is rebuilt on its next request. Builds are
+ * single-flight per tenant.
+ */
+export class ProviderRegistry {
+  readonly #engines = new Map<string, Promise<TenantEngine>>();
+  #versions: Map<string, number> = new Map();
+  #checkedAt = Number.NEGATIVE_INFINITY;
+  #checking: Promise<void> | undefined;
+  readonly #now: () => number;
+
+  constructor(private readonly options: RegistryOptions) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  async get(tenant: Tenant, issuer: string): Promise<TenantEngine> {
+    await this.#refreshVersions();
+    const wanted = this.#versions.get(tenant.id) ?? 0;
+    const existing = this.#engines.get(tenant.id);
+    if (existing) {
+      const engine = await existing.catch(() => undefined);
+      if (engine && engine.version === wanted && engine.issuer === issuer) return engine;
+      if (this.#engines.get(tenant.id) !== existing) return this.get(tenant, issuer);
+    }
+    const building = this.#build(tenant, issuer, wanted);
+    this.#engines.set(tenant.id, building);
+    building.catch(() => {
+      if (this.#engines.get(tenant.id) === building) this.#engines.delete(tenant.id);
+    });
+    return building;
+  }
+
+  /** Forces a version re-read on the next request (after a local change). */
+  invalidate(): void {
+    this.#checkedAt = Number.NEGATIVE_INFINITY;
+  }
+
+  async #refreshVersions(): Promise<void> {
+    if (this.#now() - this.#checkedAt < this.options.checkIntervalMs) return;
+    this.#checking ??= this.options
+      .versions()
+      .then((versions) => {
+        this.#versions = versions;
+        this.#checkedAt = this.#now();
+      })
+      .catch(() => {
+        // Database briefly unreachable: keep serving the engines we have.
+      })
+      .finally(() => {
+        this.#checking = undefined;
+      });
+    await this.#checking;
+  }
+
+  async #build(tenant: Tenant, issuer: string, version: number): Promise<TenantEngine> {
+    const { provider, jwks } = await this.options.build(tenant, issuer);
+    const handle = provider.callback();
+    // The engine forms endpoint URLs from the request; ask it as the issuer's host
+    // and give the URLs the issuer's scheme.
+    const origin = new URL(issuer);
+    const discoveryResponse = await inject(handle, { method: 'GET', url: '/.well-known/openid-configuration', headers: { host: origin.host } });
+    if (discoveryResponse.statusCode !== 200) throw new Error(`discovery document could not be built (${discoveryResponse.statusCode})`);
+    const document = JSON.parse(discoveryResponse.body.replaceAll(`"http://${origin.host}/`, `"${origin.origin}/`)) as Record<string, unknown>;
+    return {
+      provider,
+      handle,
+      issuer,
+      version,
+      discovery: cachedBody(document),
+      jwks: cachedBody({ keys: jwks }),
+    };
+  }
+}

@@ -1,0 +1,79 @@
+import { parse as parseQuery } from 'node:querystring';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RequestTenant } from '../tenants/routes.js';
+import { toEngineAuthorizeUrl, toEngineTokenBody } from './auth0-params.js';
+import type { CachedBody, ProviderRegistry, TenantEngine } from './provider-registry.js';
+
+/** Public documents: cacheable by browsers and CDNs, revalidated by ETag. */
+const PUBLIC_CACHE = 'public, max-age=60, stale-while-revalidate=300';
+
+function serveCached(request: FastifyRequest, reply: FastifyReply, cached: CachedBody): FastifyReply {
+  reply.header('cache-control', PUBLIC_CACHE).header('etag', cached.etag).header('access-control-allow-origin', '*');
+  if (request.headers['if-none-match'] === cached.etag) return reply.code(304).send();
+  return reply.type('application/json; charset=utf-8').send(cached.body);
+}
+
+/**
+ * Hands the request to the tenant's engine. Headers already set on the
+ * Fastify reply (request id, security headers) are copied to the raw
+ * response, which the engine then writes.
+ */
+function handOver(engine: TenantEngine, request: FastifyRequest, reply: FastifyReply): void {
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) reply.raw.setHeader(name, value as string);
+  }
+  reply.hijack();
+  engine.handle(request.raw, reply.raw);
+}
+
+/**
+ * The Authentication API at Auth0's paths. Discovery and JWKS are served
+ * from bodies precomputed per engine build; every protocol endpoint is the
+ * engine's own (oidc-provider), reached after Auth0-specific parameters are
+ * translated. Registered inside the tenant-scoped plugin.
+ */
+export async function oauthRoutes(app: FastifyInstance, options: { registry: ProviderRegistry }): Promise<void> {
+  const engineFor = (request: FastifyRequest) => {
+    const { tenant, issuer } = request.tenantContext as RequestTenant;
+    return options.registry.get(tenant, issuer);
+  };
+
+  // Protocol bodies are parsed here (form or JSON, as Auth0 accepts) so that
+  // Auth0 parameters can be translated; the engine takes the parsed body.
+  app.removeContentTypeParser('application/x-www-form-urlencoded');
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, function parseForm(_request, body, done) {
+    done(null, parseQuery(body as string));
+  });
+
+  app.get('/.well-known/openid-configuration', async function discovery(request, reply) {
+    return serveCached(request, reply, (await engineFor(request)).discovery);
+  });
+  app.get('/.well-known/jwks.json', async function jwks(request, reply) {
+    return serveCached(request, reply, (await engineFor(request)).jwks);
+  });
+
+  const tokenLike = async function engineWithBody(request: FastifyRequest, reply: FastifyReply) {
+    const engine = await engineFor(request);
+    const raw = request.raw as typeof request.raw & { body?: unknown };
+    raw.body = toEngineTokenBody(request.body);
+    raw.headers['content-type'] = 'application/x-www-form-urlencoded';
+    handOver(engine, request, reply);
+  };
+  app.post('/oauth/token', tokenLike);
+  app.post('/oauth/revoke', tokenLike);
+  app.post('/oauth/introspect', tokenLike);
+
+  const passThrough = async function engineAsIs(request: FastifyRequest, reply: FastifyReply) {
+    const engine = await engineFor(request);
+    if (request.raw.url?.startsWith('/authorize')) request.raw.url = toEngineAuthorizeUrl(request.raw.url);
+    if (request.body !== undefined) {
+      (request.raw as typeof request.raw & { body?: unknown }).body = request.body;
+    }
+    handOver(engine, request, reply);
+  };
+  app.route({ method: ['GET', 'POST'], url: '/authorize', handler: passThrough });
+  app.route({ method: ['GET', 'POST'], url: '/authorize/*', handler: passThrough });
+  app.route({ method: ['GET', 'POST'], url: '/userinfo', handler: passThrough });
+  app.route({ method: ['GET', 'POST'], url: '/oidc/logout', handler: passThrough });
+  app.route({ method: ['GET', 'POST'], url: '/oidc/logout/*', handler: passThrough });
+}
