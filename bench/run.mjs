@@ -1,10 +1,16 @@
 #!/usr/bin/env node
-// `npm run bench`: Portcullis against a bare Fastify baseline, in one run, on
-// one machine. Servers run pinned to one core, the load generator (autocannon,
-// in this process) to another. What it measures and why: docs/performance.md.
+// `npm run bench`: Portcullis against its baselines (bare Fastify, bare
+// oidc-provider), in one run, on one machine. Servers run pinned to one core,
+// the load generator (autocannon, in this process) to another. What it
+// measures and why: docs/performance.md.
 //
-// Settings (environment): BENCH_CONNECTIONS (50), BENCH_WARMUP (3 s),
-// BENCH_DURATION (10 s), BENCH_ROUNDS (3), BENCH_START_RUNS (5),
+// Settings (environment): BENCH_ONLY (all sections: startup, healthz, token,
+// pg, read; "foundation" = startup,healthz, "oidc" = token,pg,read),
+// BENCH_CONNECTIONS (50), BENCH_WARMUP (3 s), BENCH_DURATION (10 s),
+// BENCH_ROUNDS (3, /healthz), BENCH_OIDC_ROUNDS (2, token and read paths),
+// BENCH_LATENCY_DURATION (10 s), BENCH_LATENCY_TOOL (paced | autocannon |
+// both), BENCH_ALGS (RS256,ES256), BENCH_PG_URL
+// (postgres://postgres@127.0.0.1:5432), BENCH_START_RUNS (5),
 // BENCH_IDLE_WAIT (5 s), BENCH_SERVER_CPU (0), BENCH_LOADGEN_CPU (1).
 import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -15,11 +21,25 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { allowedCpus, cleanupAll, coreTicks, cpuTicks, freePort, get, killAllSync, makeTempDir, memoryKiB, removeTempDir, spawnPinned, stopProcess, waitFor200 } from './lib/processes.mjs';
+import { measureAuthApi, summarizeAuthApi } from './lib/auth-api.mjs';
+import { pacedLoad } from './lib/paced.mjs';
+import { dropAllCreated, pendingDatabases } from './lib/postgres.mjs';
+import { allowedCpus, cleanupAll, coreTicks, cpuTicks, cpuTicksByName, freePort, get, killAllSync, makeTempDir, memoryKiB, removeTempDir, spawnPinned, stopProcess, waitFor200 } from './lib/processes.mjs';
 import { median, renderMarkdown, spread } from './lib/report.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const GOALS = Object.freeze({ healthzRatio: 0.9, startMs: 1500, idleRssMiB: 120 });
+const GOALS = Object.freeze({
+  healthzRatio: 0.9,
+  startMs: 1500,
+  idleRssMiB: 120,
+  // Issue 3 (Authentication API): ratios to the bare oidc-provider baseline
+  // and to the hello-world (bare Fastify /healthz) server of the same run.
+  tokenVsBaseline: 1.0,
+  readVsBaseline: 2.5,
+  readVsHelloWorld: 0.6,
+});
+const SECTIONS = ['startup', 'healthz', 'token', 'pg', 'read'];
+const SECTION_ALIASES = { all: SECTIONS, foundation: ['startup', 'healthz'], oidc: ['token', 'pg', 'read'] };
 const START_DEADLINE_MS = 30_000;
 
 function intSetting(name, fallback, min, max) {
@@ -30,7 +50,36 @@ function intSetting(name, fallback, min, max) {
   return value;
 }
 
+function sectionsSetting() {
+  const raw = process.env.BENCH_ONLY;
+  if (raw === undefined || raw.trim() === '') return SECTIONS;
+  const wanted = new Set();
+  for (const name of raw.split(',').map((n) => n.trim()).filter(Boolean)) {
+    if (SECTION_ALIASES[name]) SECTION_ALIASES[name].forEach((n) => wanted.add(n));
+    else if (SECTIONS.includes(name)) wanted.add(name);
+    else throw new Error(`BENCH_ONLY: unknown section "${name}" (sections: ${SECTIONS.join(', ')}; or ${Object.keys(SECTION_ALIASES).join(', ')})`);
+  }
+  return SECTIONS.filter((n) => wanted.has(n));
+}
+
+function choiceSetting(name, fallback, choices) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!choices.includes(raw)) throw new Error(`${name} must be one of ${choices.join(', ')} (got "${raw}")`);
+  return raw;
+}
+
+function algsSetting() {
+  const raw = process.env.BENCH_ALGS;
+  if (raw === undefined || raw === '') return ['RS256', 'ES256'];
+  const algs = raw.split(',').map((a) => a.trim()).filter(Boolean);
+  for (const alg of algs) if (!['RS256', 'ES256'].includes(alg)) throw new Error(`BENCH_ALGS: "${alg}" is not RS256 or ES256`);
+  if (algs.length === 0) throw new Error('BENCH_ALGS is empty');
+  return algs;
+}
+
 const settings = Object.freeze({
+  sections: sectionsSetting(),
   connections: intSetting('BENCH_CONNECTIONS', 50, 1, 10_000),
   warmupSeconds: intSetting('BENCH_WARMUP', 3, 0, 600),
   durationSeconds: intSetting('BENCH_DURATION', 10, 1, 3600),
@@ -39,6 +88,11 @@ const settings = Object.freeze({
   idleWaitSeconds: intSetting('BENCH_IDLE_WAIT', 5, 0, 600),
   serverCpu: intSetting('BENCH_SERVER_CPU', 0, 0, 1023),
   loadgenCpu: intSetting('BENCH_LOADGEN_CPU', 1, 0, 1023),
+  oidcRounds: intSetting('BENCH_OIDC_ROUNDS', 2, 1, 50),
+  latencySeconds: intSetting('BENCH_LATENCY_DURATION', 10, 1, 3600),
+  latencyTool: choiceSetting('BENCH_LATENCY_TOOL', 'paced', ['paced', 'autocannon', 'both']),
+  algs: algsSetting(),
+  pgUrl: process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432',
 });
 
 if (settings.serverCpu === settings.loadgenCpu) throw new Error('BENCH_SERVER_CPU and BENCH_LOADGEN_CPU must differ: servers and load generator get a core each');
@@ -114,47 +168,66 @@ function baseEnv(home) {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? home, NODE_ENV: 'production' };
 }
 
-function serverSpec(kind, port, dir) {
+function serverSpec(kind, port, dir, options = {}) {
   if (kind === 'bare') {
     return { script: join(root, 'bench', 'bare-fastify.mjs'), args: [String(port)], env: { ...baseEnv(root), HOST: '127.0.0.1' }, readyPath: '/healthz' };
+  }
+  if (kind === 'oidc-baseline') {
+    return {
+      script: join(root, 'bench', 'oidc-baseline.mjs'),
+      args: [String(port), '--alg', options.alg ?? 'RS256', '--keys', String(options.keys ?? 1)],
+      env: { ...baseEnv(root), HOST: '127.0.0.1', ...options.env },
+      readyPath: '/.well-known/openid-configuration',
+    };
   }
   return {
     script: join(root, 'bin', 'portcullis.js'),
     args: ['start'],
     readyPath: '/readyz',
-    env: {
-      ...baseEnv(dir),
-      MASTER_KEY: masterKey,
-      LOG_LEVEL: 'warn',
-      LOG_FORMAT: 'json',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite:${join(dir, 'portcullis.db')}`,
-      MASTER_KEY_FILE: join(dir, 'master.key'),
-    },
+    env: { ...portcullisEnv(port, dir), ...options.env },
+  };
+}
+
+/** The environment of a Portcullis server, and of a CLI run against the same database. */
+function portcullisEnv(port, dir) {
+  return {
+    ...baseEnv(dir),
+    MASTER_KEY: masterKey,
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    DATABASE_URL: `sqlite:${join(dir, 'portcullis.db')}`,
+    MASTER_KEY_FILE: join(dir, 'master.key'),
   };
 }
 
 /**
  * Starts a server on a free port, pinned to the server CPU, and times spawn →
  * first 200 from its readiness path. Retries (at most twice) only when the
- * port was taken between choosing and binding it.
+ * port was taken between choosing and binding it. `options.prepare(port)`,
+ * when given, runs before each spawn (e.g. a CLI run on the server's future
+ * database) and returns { env, ...context }: env is added to the server's,
+ * the rest is returned with the server.
  */
-async function startServer(kind, dir) {
+async function startServer(kind, dir, options = {}) {
   let lastError;
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
-    const spec = serverSpec(kind, port, dir);
+    const prepared = options.prepare ? await options.prepare(port) : {};
+    const { env: preparedEnv, ...context } = prepared;
+    const spec = serverSpec(kind, port, prepared.dir ?? dir, { ...options, env: { ...options.env, ...preparedEnv } });
     const started = performance.now();
-    const server = spawnPinned({ cpu: settings.serverCpu, script: spec.script, args: spec.args, env: spec.env, cwd: root, label: kind });
+    const server = spawnPinned({ cpu: settings.serverCpu, script: spec.script, args: spec.args, env: spec.env, cwd: root, label: options.label ?? kind });
     try {
       const readyAt = await waitFor200(server, port, spec.readyPath, { deadlineMs: START_DEADLINE_MS });
       const pinned = allowedCpus(server.pid);
       if (pinned !== String(settings.serverCpu)) throw new Error(`${kind} runs on CPUs ${pinned}, not ${settings.serverCpu}`);
-      return { server, port, startMs: readyAt - started, rebuilt: server.output().includes('portcullis: building') };
+      return { ...context, server, port, startMs: readyAt - started, rebuilt: server.output().includes('portcullis: building') };
     } catch (error) {
       await stopProcess(server);
+      await context.cleanup?.();
       lastError = error;
       if (!server.output().includes('EADDRINUSE')) break;
     }
@@ -212,9 +285,24 @@ async function measureStartup() {
 // ------------------------------------------------------------- throughput
 
 let currentLoad;
+let currentPaced;
 
-function load(port, seconds) {
-  const instance = autocannon({ url: `http://127.0.0.1:${port}/healthz`, connections: settings.connections, duration: seconds, timeout: 10 });
+/**
+ * autocannon against 127.0.0.1:port with the bench's connection count.
+ * `request` = { method, path, headers, body } (default GET /healthz);
+ * `extra` = further autocannon options (e.g. overallRate).
+ */
+function load(port, seconds, request = { path: '/healthz' }, extra = {}) {
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}${request.path}`,
+    method: request.method ?? 'GET',
+    ...(request.headers ? { headers: request.headers } : {}),
+    ...(request.body !== undefined ? { body: request.body } : {}),
+    connections: settings.connections,
+    duration: seconds,
+    timeout: 10,
+    ...extra,
+  });
   currentLoad = instance;
   return instance.then((result) => {
     currentLoad = undefined;
@@ -222,6 +310,14 @@ function load(port, seconds) {
   });
 }
 
+/** The open-loop generator of bench/lib/paced.mjs, stoppable on Ctrl-C. */
+function paced(port, seconds, rate, request, warmupSeconds = 0) {
+  const controller = new AbortController();
+  currentPaced = controller;
+  return pacedLoad({ port, rate, seconds, warmupSeconds, maxConnections: settings.connections, signal: controller.signal, prepare: () => request }).finally(() => {
+    currentPaced = undefined;
+  });
+}
 /** A handful of requests such as a probe and an operator would make, then checks they worked. */
 async function serveHandful(kind, port) {
   const paths = kind === 'bare' ? ['/healthz'] : ['/healthz', '/readyz', '/metrics', '/'];
@@ -241,6 +337,57 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
+/**
+ * Runs `fn` (a load) and measures, over exactly that window: the server's
+ * CPU time (all its threads), the load generator's, how busy each pinned core
+ * was in all, and optionally the CPU of every process named `dbProcess`
+ * (PostgreSQL, which is not pinned).
+ */
+async function measureWindow(server, fn, { dbProcess } = {}) {
+  const ticksBefore = cpuTicks(server.pid);
+  const dbBefore = dbProcess ? cpuTicksByName(dbProcess) : undefined;
+  const cpuBefore = process.cpuUsage();
+  const coresBefore = [coreTicks(settings.serverCpu), coreTicks(settings.loadgenCpu)];
+  const startedAt = performance.now();
+  const result = await fn();
+  const wallSeconds = (performance.now() - startedAt) / 1000;
+  const serverCpuSeconds = (cpuTicks(server.pid) - ticksBefore) / CLOCK_TICKS;
+  const dbCpuSeconds = dbProcess ? (cpuTicksByName(dbProcess).ticks - dbBefore.ticks) / CLOCK_TICKS : undefined;
+  const loadgenCpu = process.cpuUsage(cpuBefore);
+  // How busy each core was, all processes included: on a shared machine the
+  // part not explained by the server (or the load generator) is other work.
+  const [serverCoreBusyPercent, loadgenCoreBusyPercent] = [settings.serverCpu, settings.loadgenCpu].map((cpu, i) => {
+    const now = coreTicks(cpu);
+    return ((now.busy - coresBefore[i].busy) / (now.total - coresBefore[i].total)) * 100;
+  });
+  return {
+    result,
+    wallSeconds,
+    serverCpuSeconds,
+    serverCpuPercent: (serverCpuSeconds / wallSeconds) * 100,
+    dbCpuSeconds,
+    loadgenCpuPercent: ((loadgenCpu.user + loadgenCpu.system) / 1e6 / wallSeconds) * 100,
+    serverCoreBusyPercent,
+    loadgenCoreBusyPercent,
+  };
+}
+
+/** The fields every autocannon run records (tables and JSON). */
+function loadRecord(result) {
+  return {
+    requestsPerSecond: result.requests.average,
+    requestsTotal: result.requests.total,
+    durationSeconds: result.duration,
+    latencyAvgMs: result.latency.average,
+    latencyP50Ms: result.latency.p50,
+    latencyP99Ms: result.latency.p99,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, count])),
+  };
+}
+
 async function throughputRun(kind, round) {
   const dir = kind === 'portcullis' ? makeTempDir('portcullis-bench-') : undefined;
   const { server, port, startMs } = await startServer(kind, dir);
@@ -252,57 +399,41 @@ async function throughputRun(kind, round) {
     const idle = memoryKiB(server.pid);
     if (settings.warmupSeconds > 0) await load(port, settings.warmupSeconds);
 
-    const ticksBefore = cpuTicks(server.pid);
-    const cpuBefore = process.cpuUsage();
-    const coresBefore = [coreTicks(settings.serverCpu), coreTicks(settings.loadgenCpu)];
-    const startedAt = performance.now();
-    const result = await load(port, settings.durationSeconds);
-    const wallSeconds = (performance.now() - startedAt) / 1000;
-    const serverCpuSeconds = (cpuTicks(server.pid) - ticksBefore) / CLOCK_TICKS;
-    const serverCpuPercent = (serverCpuSeconds / wallSeconds) * 100;
-    const loadgenCpu = process.cpuUsage(cpuBefore);
-    const loadgenCpuPercent = ((loadgenCpu.user + loadgenCpu.system) / 1e6 / wallSeconds) * 100;
+    const window = await measureWindow(server, () => load(port, settings.durationSeconds));
+    const { result } = window;
     const afterLoad = memoryKiB(server.pid);
-    // How busy each core was, all processes included: on a shared machine the
-    // part not explained by the server (or the load generator) is other work.
-    const [serverCoreBusyPercent, loadgenCoreBusyPercent] = [settings.serverCpu, settings.loadgenCpu].map((cpu, i) => {
-      const now = coreTicks(cpu);
-      return ((now.busy - coresBefore[i].busy) / (now.total - coresBefore[i].total)) * 100;
-    });
-
     const run = {
       round,
       kind,
       startMs,
-      serverCpuPercent,
+      serverCpuPercent: window.serverCpuPercent,
       // CPU time the server spent per request: unlike req/s, it barely moves
       // when other work on a shared machine takes turns on the server's core.
-      serverCpuMicrosPerRequest: (serverCpuSeconds * 1e6) / result.requests.total,
-      loadgenCpuPercent,
-      serverCoreBusyPercent,
-      loadgenCoreBusyPercent,
+      serverCpuMicrosPerRequest: (window.serverCpuSeconds * 1e6) / result.requests.total,
+      loadgenCpuPercent: window.loadgenCpuPercent,
+      serverCoreBusyPercent: window.serverCoreBusyPercent,
+      loadgenCoreBusyPercent: window.loadgenCoreBusyPercent,
       memory: { idle, afterLoad },
-      load: {
-        requestsPerSecond: result.requests.average,
-        requestsTotal: result.requests.total,
-        durationSeconds: result.duration,
-        latencyAvgMs: result.latency.average,
-        latencyP50Ms: result.latency.p50,
-        latencyP99Ms: result.latency.p99,
-        errors: result.errors,
-        timeouts: result.timeouts,
-        non2xx: result.non2xx,
-      },
+      load: loadRecord(result),
     };
-    if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) warn(`round ${round} ${kind}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
-    if (serverCpuPercent < 85) warn(`round ${round} ${kind}: the server got ${Math.round(serverCpuPercent)} % of its core (core busy ${Math.round(serverCoreBusyPercent)} % in all), so other work on the machine or the load generator limited it`);
-    if (loadgenCpuPercent > 90) warn(`round ${round} ${kind}: the load generator used ${Math.round(loadgenCpuPercent)} % of its core, so it may have capped the rate`);
-    log(`round ${round} ${kind}: ${Math.round(run.load.requestsPerSecond)} req/s, server CPU ${Math.round(serverCpuPercent)} %, load generator ${Math.round(loadgenCpuPercent)} %`);
+    checkRun(`round ${round} ${kind}`, run);
+    log(`round ${round} ${kind}: ${Math.round(run.load.requestsPerSecond)} req/s, server CPU ${Math.round(run.serverCpuPercent)} %, load generator ${Math.round(run.loadgenCpuPercent)} %`);
     return run;
   } finally {
     await stopServer(server);
     if (dir) removeTempDir(dir);
   }
+}
+
+/** Warnings for a measured run: errors, a starved server, a saturated load generator. */
+function checkRun(label, run) {
+  const l = run.load;
+  if (l.errors > 0 || l.timeouts > 0 || l.non2xx > 0) {
+    run.flagged = true;
+    warn(`${label}: ${l.errors} errors, ${l.timeouts} timeouts, ${l.non2xx} non-2xx (status codes ${JSON.stringify(l.statusCodes)}); its rate counts only what was answered`);
+  }
+  if (run.serverCpuPercent < 85) warn(`${label}: the server got ${Math.round(run.serverCpuPercent)} % of its core (core busy ${Math.round(run.serverCoreBusyPercent)} % in all), so other work on the machine or the load generator limited it`);
+  if (run.loadgenCpuPercent > 90) warn(`${label}: the load generator used ${Math.round(run.loadgenCpuPercent)} % of its core, so it may have capped the rate`);
 }
 
 async function measureThroughput() {
@@ -315,8 +446,13 @@ async function measureThroughput() {
 
 // ---------------------------------------------------------------- report
 
-/** The commit measured, and whether the working tree differed from it. */
+/**
+ * The commit measured, and whether the working tree differed from it.
+ * BENCH_COMMIT names it when the bench runs from an export without .git
+ * (e.g. `git archive HEAD`, to measure a commit while the working tree moves).
+ */
 function revision() {
+  if (process.env.BENCH_COMMIT) return { commit: process.env.BENCH_COMMIT, dirty: false, exported: true };
   try {
     const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     return { commit: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no').length > 0 };
@@ -337,6 +473,7 @@ function machineInfo() {
     kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(),
     autocannon: version('autocannon'),
     fastify: version('fastify'),
+    oidcProvider: version('oidc-provider'),
     loadgenCpus: allowedCpus(),
     revision: revision(),
     loadavgStart: loadavg().map((n) => n.toFixed(2)).join(' '),
@@ -344,36 +481,64 @@ function machineInfo() {
 }
 
 function summarize(startup, runs) {
-  const of = (kind, pick) => runs.filter((run) => run.kind === kind).map(pick);
-  const bareRps = spread(of('bare', (run) => run.load.requestsPerSecond));
-  const portcullisRps = spread(of('portcullis', (run) => run.load.requestsPerSecond));
-  const bareCost = spread(of('bare', (run) => run.serverCpuMicrosPerRequest));
-  const portcullisCost = spread(of('portcullis', (run) => run.serverCpuMicrosPerRequest));
-  const perRound = [];
-  for (let round = 1; round <= settings.rounds; round++) {
-    const pick = (kind) => runs.find((run) => run.round === round && run.kind === kind).load.requestsPerSecond;
-    perRound.push(pick('portcullis') / pick('bare'));
+  const summary = {};
+  if (runs) {
+    const of = (kind, pick) => runs.filter((run) => run.kind === kind).map(pick);
+    const bareRps = spread(of('bare', (run) => run.load.requestsPerSecond));
+    const portcullisRps = spread(of('portcullis', (run) => run.load.requestsPerSecond));
+    const bareCost = spread(of('bare', (run) => run.serverCpuMicrosPerRequest));
+    const portcullisCost = spread(of('portcullis', (run) => run.serverCpuMicrosPerRequest));
+    const perRound = [];
+    for (let round = 1; round <= settings.rounds; round++) {
+      const pick = (kind) => runs.find((run) => run.round === round && run.kind === kind).load.requestsPerSecond;
+      perRound.push(pick('portcullis') / pick('bare'));
+    }
+    summary.throughput = { bare: bareRps, portcullis: portcullisRps, ratio: portcullisRps.median / bareRps.median, ratioPerRound: perRound, ratioMedianOfRounds: median(perRound) };
+    summary.cpuPerRequest = { bareMicros: bareCost, portcullisMicros: portcullisCost, ratio: bareCost.median / portcullisCost.median };
+    summary.idleRss = { portcullis: spread(of('portcullis', (run) => run.memory.idle.rss)), bare: spread(of('bare', (run) => run.memory.idle.rss)) };
   }
-  return {
-    throughput: { bare: bareRps, portcullis: portcullisRps, ratio: portcullisRps.median / bareRps.median, ratioPerRound: perRound, ratioMedianOfRounds: median(perRound) },
-    cpuPerRequest: { bareMicros: bareCost, portcullisMicros: portcullisCost, ratio: bareCost.median / portcullisCost.median },
-    startup: { fresh: spread(startup.fresh), restart: spread(startup.restart), bare: spread(of('bare', (run) => run.startMs)), warmupStartMs: startup.warmupStartMs },
-    idleRss: { portcullis: spread(of('portcullis', (run) => run.memory.idle.rss)), bare: spread(of('bare', (run) => run.memory.idle.rss)) },
-  };
+  if (startup) {
+    // Bare Fastify's spawn → first 200 comes from its /healthz runs, when they ran.
+    const bare = runs ? spread(runs.filter((run) => run.kind === 'bare').map((run) => run.startMs)) : undefined;
+    summary.startup = { fresh: spread(startup.fresh), restart: spread(startup.restart), bare, warmupStartMs: startup.warmupStartMs };
+  }
+  return summary;
 }
+
+/** What each section runs on this machine, for the harness passed to bench/lib/auth-api.mjs. */
+const harness = {
+  settings,
+  goals: GOALS,
+  root,
+  log,
+  warn,
+  startServer,
+  stopServer,
+  measureWindow,
+  loadRecord,
+  checkRun,
+  load,
+  paced,
+  portcullisEnv,
+};
 
 async function main() {
   const machine = machineInfo();
+  const has = (section) => settings.sections.includes(section);
   log(`load generator on CPUs ${machine.loadgenCpus}, servers on CPU ${settings.serverCpu}; ${JSON.stringify(settings)}`);
   const build = ensureBuild();
   log(build.rebuilt ? `built dist/ in ${Math.round(build.ms)} ms` : 'dist/ is current');
 
-  const startup = await measureStartup();
-  const runs = await measureThroughput();
+  const startedAt = performance.now();
+  const startup = has('startup') ? await measureStartup() : undefined;
+  const runs = has('healthz') ? await measureThroughput() : undefined;
+  const authApi = has('token') || has('pg') || has('read') ? await measureAuthApi(harness) : undefined;
   machine.loadavgEnd = loadavg().map((n) => n.toFixed(2)).join(' ');
+  machine.benchSeconds = (performance.now() - startedAt) / 1000;
 
   const summary = summarize(startup, runs);
-  const report = { machine, settings, goals: GOALS, build, summary, startup, runs, warnings };
+  if (authApi) summary.authApi = summarizeAuthApi(authApi, GOALS);
+  const report = { machine, settings, goals: GOALS, build, summary, startup, runs, authApi, warnings };
   process.stdout.write('\n' + renderMarkdown(report));
   const resultsDir = join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -382,7 +547,7 @@ async function main() {
   const dated = `run-${machine.isoDate.replace(/[:.]/g, '-')}.json`;
   writeFileSync(join(resultsDir, 'latest.json'), json);
   writeFileSync(join(resultsDir, dated), json);
-  log(`wrote bench/results/latest.json and bench/results/${dated}`);
+  log(`wrote bench/results/latest.json and bench/results/${dated} (${Math.round(machine.benchSeconds)} s of measuring)`);
 }
 
 async function runPinned() {
@@ -392,18 +557,26 @@ async function runPinned() {
     stopping = true;
     log(`${signal}: stopping servers`);
     currentLoad?.stop();
-    cleanupAll().finally(() => process.exit(130));
+    currentPaced?.abort();
+    cleanupAll()
+      .then(dropAllCreated)
+      .finally(() => process.exit(130));
   };
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
-  process.on('exit', killAllSync);
+  process.on('exit', () => {
+    killAllSync();
+    const left = pendingDatabases();
+    if (left.length > 0) process.stderr.write(`bench: PostgreSQL databases left behind (drop them with psql): ${left.join(', ')}\n`);
+  });
   try {
     await main();
   } catch (error) {
-    process.stderr.write(`bench: failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 1;
   } finally {
     await cleanupAll();
+    await dropAllCreated();
   }
 }
 

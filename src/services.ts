@@ -5,6 +5,8 @@ import { keysService } from './keys/service.js';
 import type { Database } from './storage/database.js';
 import { systemRuntime, type Runtime } from './storage/runtime.js';
 import { tenantsService } from './tenants/service.js';
+import { passwordHasher } from './users/password-hasher.js';
+import { usersService } from './users/service.js';
 
 export interface ServiceDeps {
   readonly database: Database;
@@ -18,7 +20,8 @@ export function createServices(config: Config, deps: ServiceDeps) {
   const keys = keysService(deps.database, deps.secretBox, runtime);
   const tenants = tenantsService(config, deps.database, keys, runtime);
   const clients = clientsService(deps.database, deps.secretBox, runtime);
-  return { runtime, keys, tenants, clients };
+  const users = usersService(deps.database, runtime, passwordHasher());
+  return { runtime, keys, tenants, clients, users };
 }
 
 export type Services = ReturnType<typeof createServices>;

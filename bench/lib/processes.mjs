@@ -2,7 +2,7 @@
 // of them is stopped however the benchmark ends, and probed through /proc.
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -70,13 +70,22 @@ export function freePort() {
 
 /** One GET to 127.0.0.1, without keep-alive; never throws, never hangs past timeoutMs. */
 export function get(port, path, { timeoutMs = 2000, headers = {} } = {}) {
+  return send(port, { path, headers, timeoutMs });
+}
+
+/**
+ * One request to 127.0.0.1, without keep-alive; never throws, never hangs
+ * past timeoutMs. Resolves { status, headers, body } or { status: 0, error }.
+ */
+export function send(port, { method = 'GET', path, headers = {}, body, timeoutMs = 2000 }) {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+    const allHeaders = body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) };
+    const req = request({ host: '127.0.0.1', port, method, path, headers: allHeaders, agent: false }, (res) => {
       const chunks = [];
       res.on('data', (chunk) => chunks.push(chunk));
       res.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') });
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
       });
       res.on('error', (error) => {
         clearTimeout(timer);
@@ -88,8 +97,32 @@ export function get(port, path, { timeoutMs = 2000, headers = {} } = {}) {
       clearTimeout(timer);
       resolve({ status: 0, error: error.message });
     });
-    req.end();
+    req.end(body);
   });
+}
+
+/**
+ * User + system CPU ticks of every process whose command name is `name`
+ * (e.g. the PostgreSQL server and its backends, which are not pinned), and how
+ * many there were. Processes that vanish while being read are skipped.
+ */
+export function cpuTicksByName(name) {
+  let ticks = 0;
+  let count = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (comm !== name) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      count++;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { ticks, count };
 }
 
 /**

@@ -21,13 +21,24 @@ const verdict = (met) => (met ? 'met' : '**missed**');
 function goalRows(summary, goals) {
   const { throughput, cpuPerRequest: cost, startup, idleRss } = summary;
   const range = (stat, scale = 1) => `${int(stat.min / scale)}–${int(stat.max / scale)}`;
-  return [
-    `| GET /healthz req/s (median of ${throughput.portcullis.n} runs each) | ${int(throughput.portcullis.median)} | ${int(throughput.bare.median)} | ≥ ${goals.healthzRatio} × bare | ${fixed(throughput.ratio, 2)} × bare: ${verdict(throughput.ratio >= goals.healthzRatio)} |`,
-    `| Server CPU per /healthz request (median) | ${fixed(cost.portcullisMicros.median, 1)} µs | ${fixed(cost.bareMicros.median, 1)} µs | same goal, per CPU-second | ${fixed(cost.ratio, 2)} × bare: ${verdict(cost.ratio >= goals.healthzRatio)} |`,
-    `| Spawn → first /readyz 200, fresh DB (median, min–max of ${startup.fresh.n}) | ${ms(startup.fresh.median)} (${range(startup.fresh)}) | ${ms(startup.bare.median)}¹ | ≤ ${goals.startMs} ms | ${verdict(startup.fresh.median <= goals.startMs)} |`,
-    `| Spawn → first /readyz 200, existing DB (median, min–max of ${startup.restart.n}) | ${ms(startup.restart.median)} (${range(startup.restart)}) | ${ms(startup.bare.median)}¹ | ≤ ${goals.startMs} ms | ${verdict(startup.restart.median <= goals.startMs)} |`,
-    `| Idle RSS (median, min–max of ${idleRss.portcullis.n}) | ${mib(idleRss.portcullis.median)} (${fixed(idleRss.portcullis.min / 1024, 1)}–${fixed(idleRss.portcullis.max / 1024, 1)}) | ${mib(idleRss.bare.median)} | ≤ ${goals.idleRssMiB} MB | ${verdict(idleRss.portcullis.median / 1024 <= goals.idleRssMiB)} |`,
-  ];
+  const rows = [];
+  if (throughput) {
+    rows.push(
+      `| GET /healthz req/s (median of ${throughput.portcullis.n} runs each) | ${int(throughput.portcullis.median)} | ${int(throughput.bare.median)} | ≥ ${goals.healthzRatio} × bare | ${fixed(throughput.ratio, 2)} × bare: ${verdict(throughput.ratio >= goals.healthzRatio)} |`,
+      `| Server CPU per /healthz request (median) | ${fixed(cost.portcullisMicros.median, 1)} µs | ${fixed(cost.bareMicros.median, 1)} µs | same goal, per CPU-second | ${fixed(cost.ratio, 2)} × bare: ${verdict(cost.ratio >= goals.healthzRatio)} |`,
+    );
+  }
+  if (startup) {
+    const bare = startup.bare ? `${ms(startup.bare.median)}¹` : 'n/a';
+    rows.push(
+      `| Spawn → first /readyz 200, fresh DB (median, min–max of ${startup.fresh.n}) | ${ms(startup.fresh.median)} (${range(startup.fresh)}) | ${bare} | ≤ ${goals.startMs} ms | ${verdict(startup.fresh.median <= goals.startMs)} |`,
+      `| Spawn → first /readyz 200, existing DB (median, min–max of ${startup.restart.n}) | ${ms(startup.restart.median)} (${range(startup.restart)}) | ${bare} | ≤ ${goals.startMs} ms | ${verdict(startup.restart.median <= goals.startMs)} |`,
+    );
+  }
+  if (idleRss) {
+    rows.push(`| Idle RSS (median, min–max of ${idleRss.portcullis.n}) | ${mib(idleRss.portcullis.median)} (${fixed(idleRss.portcullis.min / 1024, 1)}–${fixed(idleRss.portcullis.max / 1024, 1)}) | ${mib(idleRss.bare.median)} | ≤ ${goals.idleRssMiB} MB | ${verdict(idleRss.portcullis.median / 1024 <= goals.idleRssMiB)} |`);
+  }
+  return rows;
 }
 
 function runRows(runs) {
@@ -38,27 +49,130 @@ function runRows(runs) {
   });
 }
 
-export function renderMarkdown({ machine, settings, summary, goals, runs, warnings }) {
+const SERVER_NAMES = {
+  baseline: 'bare oidc-provider',
+  'portcullis-sqlite': 'Portcullis, SQLite',
+  'portcullis-postgres': 'Portcullis, PostgreSQL',
+  'bare-fastify': 'bare Fastify',
+};
+const serverName = (server) => SERVER_NAMES[server] ?? server;
+const rpsCell = (stat) => (stat ? `${int(stat.median)} (${int(stat.min)}–${int(stat.max)})` : 'n/a');
+const ms2 = (n) => fixed(n, 2);
+
+function tokenRows(summary, goals) {
+  return summary.token.map((row) => {
+    const goal = row.ratio === undefined ? '—' : `${fixed(row.ratio, 2)} ×: ${verdict(row.met)}`;
+    const cpu = `${fixed(row.cpuMicros?.median, 0)}${row.dbCpuMicros ? ` + ${fixed(row.dbCpuMicros.median, 0)} PG` : ''}`;
+    const paced = row.latency?.paced;
+    const ac = row.latency?.autocannon;
+    const pacedCell = paced ? `${int(paced.targetRate)}/s: ${ms2(paced.latencyMs.p50)} / ${ms2(paced.latencyMs.p99)}` : 'n/a';
+    const acCell = ac ? `${ms2(ac.latencyMs.p50)} / ${ms2(ac.latencyMs.p99)}` : '';
+    return `| ${row.alg} | ${serverName(row.server)}${row.flagged ? ' ⚠' : ''} | ${rpsCell(row.rps)} | ${cpu} | ${goal} (goal ≥ ${goals.tokenVsBaseline} ×) | ${pacedCell} |${ac ? ` ${acCell} |` : ''}`;
+  });
+}
+
+function authApiRuns(runs) {
+  const usage = (own, core) => `${fixed(own, 0)} % of ${fixed(core, 0)} %`;
+  return runs.map((run) => {
+    const l = run.load;
+    const db = run.dbCpuMicrosPerRequest !== undefined ? ` + ${fixed(run.dbCpuMicrosPerRequest, 0)} PG` : '';
+    return `| ${run.round} | ${run.scenario} | ${serverName(run.server)}${run.flagged ? ' ⚠' : ''} | ${int(l.requestsPerSecond)} | ${fixed(run.serverCpuMicrosPerRequest, 1)}${db} | ${fixed(l.latencyAvgMs, 2)} | ${fixed(l.latencyP99Ms, 0)} | ${l.errors} / ${l.timeouts} / ${l.non2xx} | ${usage(run.serverCpuPercent, run.serverCoreBusyPercent)} | ${usage(run.loadgenCpuPercent, run.loadgenCoreBusyPercent)} |`;
+  });
+}
+
+function renderAuthApi({ settings, summary, goals, authApi }) {
+  const s = summary.authApi;
+  const lines = ['', `#### Authentication API (issue 3, first slice): ${authApi.sections.join(', ')}`, ''];
+  lines.push(
+    `- Every run on a freshly started server pinned to CPU ${settings.serverCpu}; Portcullis on a fresh database, set up by \`portcullis admin-client --json\` before the server starts; ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured, ${settings.oidcRounds} rounds alternating baseline → Portcullis`,
+    '- Baseline: `bench/oidc-baseline.mjs` (oidc-provider with node:http, in-memory adapter, one static client, two signing keys, the same 70 scopes as Portcullis\'s Management API)',
+  );
+  if (authApi.postgres) lines.push(`- PostgreSQL: ${authApi.postgres.skipped ? `skipped (${authApi.postgres.skipped})` : `${authApi.postgres.version} at ${authApi.postgres.url}, on the same machine and not pinned (its CPU per token is counted separately, from /proc)`}`);
+  if (s.token) {
+    const ac = settings.latencyTool !== 'paced' && s.token.some((r) => r.latency?.autocannon);
+    lines.push(
+      '',
+      `POST /oauth/token, client_credentials, client_secret_post, JWT access token (req/s: median (min–max) of ${settings.oidcRounds} runs; latency in the last round at half the median maximum, ${settings.latencySeconds} s):`,
+      '',
+      `| Alg | Server | tokens/s | server CPU µs/token | vs baseline | p50 / p99 ms, open loop |${ac ? ' p50 / p99 ms, autocannon overallRate |' : ''}`,
+      `|---|---|--:|--:|---|---|${ac ? '---|' : ''}`,
+      ...tokenRows(s, goals),
+    );
+    const db = s.token.filter((r) => r.database);
+    if (db.length) {
+      lines.push('', 'PostgreSQL work per token (pg_stat_database over every token of the run, background queries included): ' + db.map((r) => `${r.alg}: ${fixed(r.database.transactionsPerToken, 2)} statements, ${fixed(r.database.rowsReadPerToken, 2)} rows read, ${fixed(r.database.rowsWrittenPerToken, 3)} rows written`).join('; ') + '.');
+    }
+    const sizes = s.token.filter((r) => r.token).map((r) => `${r.alg} ${serverName(r.server)} ${r.token.tokenBytes} B (${r.token.scopes} scopes)`);
+    lines.push('', `Access token sizes: ${sizes.join('; ')}.`);
+  }
+  if (s.read) {
+    const floor = s.read.floor;
+    lines.push(
+      '',
+      `GET discovery and JWKS (req/s: median (min–max) of ${settings.oidcRounds} runs; hello world = bare Fastify /healthz in the same rounds: ${rpsCell(s.read.helloWorld.rps)}, ${fixed(s.read.helloWorld.cpuMicros?.median, 1)} µs CPU/request):`,
+      '',
+      '| Endpoint | Portcullis req/s | baseline req/s | CPU µs/req Portcullis / baseline | vs baseline (goal ≥ ' + goals.readVsBaseline + ' ×) | vs hello world (goal ≥ ' + goals.readVsHelloWorld + ' ×) |',
+      '|---|--:|--:|--:|---|---|',
+      ...s.read.endpoints.map((e) => `| ${e.endpoint}${e.flagged ? ' ⚠' : ''} | ${rpsCell(e.portcullis)} | ${rpsCell(e.baseline)} | ${fixed(e.portcullisCpuMicros.median, 1)} / ${fixed(e.baselineCpuMicros.median, 1)} | ${fixed(e.vsBaseline, 2)} ×: ${verdict(e.metBaseline)} | ${fixed(e.vsHello, 2)} ×: ${verdict(e.metHello)} |`),
+    );
+    if (s.read.facts?.portcullis && s.read.facts?.baseline) {
+      const p = s.read.facts.portcullis;
+      const b = s.read.facts.baseline;
+      lines.push('', `Bodies: discovery ${p.discoveryBytes} B (Portcullis) / ${b.discoveryBytes} B (baseline); JWKS ${p.jwksBytes} B, ${p.jwksKeys} keys / ${b.jwksBytes} B, ${b.jwksKeys} keys.`);
+    }
+    if (floor) lines.push('', `Latency floor of the open-loop generator (bare Fastify /healthz at ${int(floor.targetRate)}/s): p50 ${ms2(floor.latencyMs.p50)} ms, p99 ${ms2(floor.latencyMs.p99)} ms, p99.9 ${ms2(floor.latencyMs.p999)} ms.`);
+  }
+  const runs = [...(authApi.token ?? []), ...(authApi.read?.runs ?? [])];
+  lines.push(
+    '',
+    '| Round | Scenario | Server | req/s | CPU µs/req | avg ms | p99 ms | errors / timeouts / non-2xx | server CPU (of its core busy) | load generator CPU (of its core busy) |',
+    '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|',
+    ...authApiRuns(runs),
+  );
+  const latency = (authApi.token ?? []).filter((r) => r.latency);
+  if (latency.length) {
+    lines.push(
+      '',
+      '| Latency run | offered → achieved /s | p50 | p90 | p99 | p99.9 | max | non-2xx | generator lag p99 | server CPU (of its core busy) |',
+      '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+      ...latency.flatMap((r) => {
+        const rows = [];
+        const p = r.latency.paced;
+        if (p) rows.push(`| ${r.scenario}, ${serverName(r.server)}, open loop | ${int(p.targetRate)} → ${int(p.achievedRate)} | ${ms2(p.latencyMs.p50)} | ${ms2(p.latencyMs.p90)} | ${ms2(p.latencyMs.p99)} | ${ms2(p.latencyMs.p999)} | ${ms2(p.latencyMs.max)} | ${p.non2xx + p.errors + p.timeouts} | ${ms2(p.lagP99Ms)} | ${fixed(p.serverCpuPercent, 0)} % of ${fixed(p.serverCoreBusyPercent, 0)} % |`);
+        const a = r.latency.autocannon;
+        if (a) rows.push(`| ${r.scenario}, ${serverName(r.server)}, autocannon overallRate | ${int(a.targetRate)} → ${int(a.achievedRate)} | ${ms2(a.latencyMs.p50)} | | ${ms2(a.latencyMs.p99)} | | | ${a.non2xx + a.errors + a.timeouts} | | |`);
+        return rows;
+      }),
+    );
+  }
+  return lines;
+}
+
+export function renderMarkdown({ machine, settings, summary, goals, runs, authApi, warnings }) {
   const lines = [
     `### Benchmark run of ${machine.date}`,
     '',
-    `- Commit ${machine.revision.commit}${machine.revision.dirty ? ' with uncommitted changes' : ''}; Node ${machine.node}, ${machine.cpuModel} (${machine.onlineCpus} CPUs online), Linux ${machine.kernel}; load average at start ${machine.loadavgStart}, at end ${machine.loadavgEnd}`,
-    `- Servers pinned to CPU ${settings.serverCpu} (\`taskset -c ${settings.serverCpu}\`), autocannon ${machine.autocannon} in the bench process pinned to CPU ${settings.loadgenCpu}; Fastify ${machine.fastify}`,
-    `- /healthz: ${settings.connections} connections, no pipelining, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured per run, ${settings.rounds} rounds alternating bare → Portcullis, each run on a freshly started server (Portcullis: fresh SQLite DB, NODE_ENV=production, LOG_LEVEL=warn)`,
-    `- Idle RSS: VmRSS ${settings.idleWaitSeconds} s after a handful of requests, before the load; start→ready: ${settings.startRuns} runs each plus one discarded warm-up start`,
-    '',
-    '| Measure | Portcullis | Bare Fastify | Goal | Result |',
-    '|---|--:|--:|---|---|',
-    ...goalRows(summary, goals),
-    '',
-    '¹ bare Fastify: spawn → first /healthz 200, median of its throughput runs (reference only).',
-    '',
-    '| Round | Server | req/s | server CPU µs/req | avg ms | p99 ms | errors / timeouts / non-2xx | server CPU (of its core busy) | load generator CPU (of its core busy) | RSS idle → after load |',
-    '|--:|---|--:|--:|--:|--:|--:|--:|--:|---|',
-    ...runRows(runs),
-    '',
-    'CPU columns: the process\'s own CPU time over the measured window, then how busy its core was in all (from /proc/stat); the difference is other work on that core.',
+    `- Commit ${machine.revision.commit}${machine.revision.dirty ? ' with uncommitted changes' : ''}${machine.revision.exported ? ' (exported tree)' : ''}; Node ${machine.node}, ${machine.cpuModel} (${machine.onlineCpus} CPUs online), Linux ${machine.kernel}; load average at start ${machine.loadavgStart}, at end ${machine.loadavgEnd}; sections ${settings.sections.join(', ')}, ${fixed(machine.benchSeconds / 60, 1)} min`,
+    `- Servers pinned to CPU ${settings.serverCpu} (\`taskset -c ${settings.serverCpu}\`), autocannon ${machine.autocannon} in the bench process pinned to CPU ${settings.loadgenCpu}; Fastify ${machine.fastify}, oidc-provider ${machine.oidcProvider}`,
   ];
+  if (runs) lines.push(`- /healthz: ${settings.connections} connections, no pipelining, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured per run, ${settings.rounds} rounds alternating bare → Portcullis, each run on a freshly started server (Portcullis: fresh SQLite DB, NODE_ENV=production, LOG_LEVEL=warn)`);
+  if (runs) lines.push(`- Idle RSS: VmRSS ${settings.idleWaitSeconds} s after a handful of requests, before the load`);
+  if (summary.startup) lines.push(`- start→ready: ${settings.startRuns} runs each plus one discarded warm-up start`);
+  const rows = goalRows(summary, goals);
+  if (rows.length) {
+    lines.push('', '| Measure | Portcullis | Bare Fastify | Goal | Result |', '|---|--:|--:|---|---|', ...rows);
+    if (summary.startup?.bare) lines.push('', '¹ bare Fastify: spawn → first /healthz 200, median of its throughput runs (reference only).');
+  }
+  if (runs) {
+    lines.push(
+      '',
+      '| Round | Server | req/s | server CPU µs/req | avg ms | p99 ms | errors / timeouts / non-2xx | server CPU (of its core busy) | load generator CPU (of its core busy) | RSS idle → after load |',
+      '|--:|---|--:|--:|--:|--:|--:|--:|--:|---|',
+      ...runRows(runs),
+    );
+  }
+  if (authApi) lines.push(...renderAuthApi({ settings, summary, goals, authApi }));
+  lines.push('', 'CPU columns: the process\'s own CPU time over the measured window, then how busy its core was in all (from /proc/stat); the difference is other work on that core.');
   if (warnings.length > 0) lines.push('', 'Warnings:', ...warnings.map((w) => `- ${w}`));
   return lines.join('\n') + '\n';
 }

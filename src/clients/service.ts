@@ -25,6 +25,32 @@ export function clientsService(database: Database, box: SecretBox, runtime: Runt
     },
 
     /**
+     * Creates a client. Confidential clients get a generated secret, returned
+     * once in plain text and stored sealed. `config` carries the rest of
+     * Auth0's client object (callbacks, grant_types, …).
+     */
+    async create(
+      tenantId: string,
+      input: { name: string; appType: string; isFirstParty?: boolean; tokenEndpointAuthMethod?: string; config?: Record<string, unknown> },
+    ): Promise<{ clientId: string; clientSecret: string | undefined }> {
+      const clientId = runtime.randomId('', 32, 'alnum');
+      const method = input.tokenEndpointAuthMethod ?? (input.appType === 'spa' || input.appType === 'native' ? 'none' : 'client_secret_post');
+      const secret = method === 'none' ? undefined : generateClientSecret();
+      await writeTransaction(database, async (trx) => {
+        await tenantStores(trx, tenantId, runtime).clients.insert({
+          clientId,
+          name: input.name,
+          appType: input.appType,
+          isFirstParty: input.isFirstParty ?? true,
+          tokenEndpointAuthMethod: method,
+          secretSealed: secret === undefined ? null : await box.seal(secret, secretContext(tenantId, clientId)),
+          config: input.config ?? {},
+        });
+      });
+      return { clientId, clientSecret: secret };
+    },
+
+    /**
      * Creates the tenant's CLI admin client — a machine-to-machine client
      * granted every Management API scope — or, when it exists, rotates its
      * secret and brings its grant up to every scope. Returns the plain secret,

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { ProviderRegistry } from '../oauth/provider-registry.js';
+import { passwordAuthenticator } from '../login/authenticator.js';
 import { createServices, type Services } from '../services.js';
 import type { Database } from '../storage/database.js';
 import type { Runtime } from '../storage/runtime.js';
@@ -90,7 +91,13 @@ export function createApp(config: Config, deps: AppDeps): App {
   installMetrics(app, metrics);
   installHealth(app, readiness);
   if (config.role !== 'worker') {
-    app.register(tenantRoutes, { config, resolver, registry });
+    app.register(tenantRoutes, {
+      config,
+      resolver,
+      registry,
+      authenticator: passwordAuthenticator(services.users),
+      formSecret: (tenantId) => deps.secretBox.deriveSecret(`login-form:${tenantId}`),
+    });
   }
   return { app, services, readiness, resolver, metrics, registry };
 }

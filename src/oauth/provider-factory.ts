@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { pageCsp } from '../login/csp.js';
+import { errorPage } from '../login/views.js';
 import type { Config } from '../config/config.js';
 import type { ClientsService } from '../clients/service.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -40,6 +43,7 @@ const DEFAULT_ACCESS_TOKEN_TTL = 86_400;
  */
 export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer: string, keys: KeySet): Provider {
   const stores = tenantStores(deps.database.db, tenant.id, deps.runtime);
+  const sessionSeconds = Math.round(tenant.settings.session_lifetime * 3600);
 
   const findClient = async (clientId: string) => {
     const client = await stores.clients.findById(clientId);
@@ -47,7 +51,77 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
     return toClientMetadata(client, await deps.clients.revealSecret(tenant.id, client));
   };
 
+  /** Claims by scope (OIDC Core §5.4), from the user row in Auth0's shape. */
+  const findAccount = async (_ctx: KoaContextWithOIDC, sub: string) => {
+    const user = await stores.users.findById(sub);
+    if (!user) return undefined;
+    return {
+      accountId: user.user_id,
+      async claims() {
+        return {
+          sub: user.user_id,
+          email: user.email ?? undefined,
+          email_verified: user.email_verified,
+          name: user.name ?? undefined,
+          nickname: user.nickname ?? undefined,
+          given_name: user.given_name ?? undefined,
+          family_name: user.family_name ?? undefined,
+          picture: user.picture ?? undefined,
+          updated_at: Math.floor(Date.parse(user.updated_at) / 1000),
+        };
+      },
+    };
+  };
+
+  /**
+   * Auth0 asks no consent of first-party applications: their grant is created
+   * with what the request asked for. Third-party applications get the consent
+   * prompt.
+   */
+  const loadExistingGrant = async (ctx: KoaContextWithOIDC) => {
+    const { oidc } = ctx;
+    const clientId = oidc.client?.clientId;
+    if (!clientId) return undefined;
+    const grantId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(clientId);
+    if (grantId) {
+      const existing = await oidc.provider.Grant.find(grantId);
+      if (existing) return existing;
+    }
+    const client = await stores.clients.findById(clientId);
+    if (!client?.isFirstParty || !oidc.session?.accountId) return undefined;
+    const grant = new oidc.provider.Grant({ clientId: client.clientId, accountId: oidc.session.accountId });
+    if (oidc.params?.scope) grant.addOIDCScope(String(oidc.params.scope));
+    for (const [indicator, resourceServer] of Object.entries(oidc.resourceServers ?? {})) {
+      grant.addResourceScope(indicator, resourceServer.scope);
+    }
+    await grant.save();
+    return grant;
+  };
+
+  /**
+   * Errors the engine shows in the browser (e.g. an unregistered
+   * redirect_uri: never redirected, RFC 9700 §2.1): our error page, with the
+   * page CSP. The OAuth error code is shown; internal details are not.
+   */
+  const renderError: Configuration['renderError'] = (ctx, out) => {
+    const nonce = randomBytes(16).toString('base64url');
+    const branding = { tenantName: tenant.settings.friendly_name ?? tenant.name, logoUrl: tenant.settings.picture_url, primaryColor: tenant.settings.primary_color };
+    ctx.set('content-security-policy', pageCsp(nonce));
+    ctx.set('cache-control', 'no-store');
+    ctx.type = 'html';
+    ctx.body = errorPage(branding, nonce, 'Something went wrong', `${out.error}: ${out.error_description ?? 'the request could not be completed'}`);
+  };
+
   const configuration: Configuration = {
+    renderError,
+    findAccount,
+    loadExistingGrant,
+    interactions: { url: (_ctx: KoaContextWithOIDC, interaction) => `/u/login?state=${interaction.uid}` },
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'nickname', 'given_name', 'family_name', 'picture', 'updated_at'],
+      email: ['email', 'email_verified'],
+    },
     adapter: adapterFactory({ db: deps.database.db, tenantId: tenant.id, runtime: deps.runtime, findClient }),
     jwks: { keys: [keys.signing.privateJwk as never] },
     cookies: { keys: [deps.secretBox.deriveSecret(`cookies:${tenant.id}`)] },
@@ -58,6 +132,7 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
       introspection: { enabled: true },
       revocation: { enabled: true },
       rpInitiatedLogout: { enabled: true },
+      userinfo: { enabled: true },
       resourceIndicators: {
         enabled: true,
         // Auth0's `audience` arrives as `resource` (auth0-params.ts); without
@@ -68,10 +143,22 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
       },
     },
     extraParams: ['audience'],
+    // Auth0 puts the scope's profile and email claims in the ID token too.
+    conformIdTokenClaims: false,
     // Authorization code only (plus `none`): RFC 9700 §2.1.2, no implicit or hybrid.
     responseTypes: ['code', 'none'],
+    // Lifetimes (seconds). Sessions and grants follow the tenant's absolute
+    // session lifetime (Auth0's `session_lifetime`, hours); the rest are Auth0's
+    // defaults: ID token 10 h, code 60 s, refresh token 30 days.
     ttl: {
       ClientCredentials: (_ctx: KoaContextWithOIDC, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
+      AccessToken: (_ctx: KoaContextWithOIDC, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
+      AuthorizationCode: 60,
+      IdToken: 36_000,
+      Interaction: 3600,
+      Session: sessionSeconds,
+      Grant: sessionSeconds,
+      RefreshToken: 30 * 86_400,
     },
     formats: {
       customizers: {

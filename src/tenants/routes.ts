@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import { errorBody } from '../http/errors.js';
 import { managementAudience } from '../management/scopes.js';
+import { loginRoutes, type PasswordAuthenticator } from '../login/routes.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import { oauthRoutes } from '../oauth/routes.js';
 import { tenantIssuer } from './issuer.js';
@@ -25,7 +26,10 @@ declare module 'fastify' {
  * the tenant from the Host header; an unknown host gets 404 and never reaches
  * a handler.
  */
-export async function tenantRoutes(app: FastifyInstance, options: { config: Config; resolver: TenantResolver; registry: ProviderRegistry }): Promise<void> {
+export async function tenantRoutes(
+  app: FastifyInstance,
+  options: { config: Config; resolver: TenantResolver; registry: ProviderRegistry; authenticator: PasswordAuthenticator; formSecret: (tenantId: string) => string },
+): Promise<void> {
   const { config, resolver } = options;
   app.decorateRequest('tenantContext', null);
 
@@ -39,6 +43,7 @@ export async function tenantRoutes(app: FastifyInstance, options: { config: Conf
   });
 
   await app.register(oauthRoutes, { registry: options.registry });
+  await app.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, formSecret: options.formSecret });
 
   app.get('/', async function tenantInfo(request) {
     const { tenant, issuer } = request.tenantContext as RequestTenant;

@@ -125,6 +125,19 @@ describeEachBackend('users store', (backend) => {
     expect(await store().passwordHash(passwordless.user_id)).toBeUndefined();
   });
 
+  it('adds a password to a user that has none, but never a second one or one for an unknown user', async () => {
+    const user = await insertUser({ email: 'imported@example.com' });
+    const other = await createTenant(ctx.database, 'imports-elsewhere');
+    expect(await usersStore(ctx.database.db, other.id, clock).addPasswordHash(user.user_id, 'foreign')).toBe(false);
+    expect(await store().addPasswordHash(user.user_id, 'hash-1')).toBe(true);
+    expect(await store().passwordHash(user.user_id)).toBe('hash-1');
+    const error = await store().addPasswordHash(user.user_id, 'hash-2').catch((e: unknown) => e);
+    expect(isUniqueViolation(error)).toBe(true);
+    expect(await store().passwordHash(user.user_id)).toBe('hash-1');
+    expect(await store().addPasswordHash('auth0|unknown', 'hash')).toBe(false);
+    expect(await store().passwordHash('auth0|unknown')).toBeUndefined();
+  });
+
   it('rejects a duplicate email in a connection, case-insensitively, leaving no orphan rows', async () => {
     await insertUser({ email: 'dup@example.com', passwordHash: 'h' });
     const before = await rowCounts();

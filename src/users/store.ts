@@ -251,6 +251,18 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
       return Number(result.numUpdatedRows) === 1;
     },
 
+    /**
+     * Gives a password to a user of this tenant that has none (e.g. imported
+     * without one). Returns false, writing nothing, for an unknown user; a
+     * user that already has a credential violates the primary key and rejects.
+     */
+    async addPasswordHash(userId: string, hash: string): Promise<boolean> {
+      if (!(await findById(userId))) return false;
+      const now = isoNow(runtime);
+      await db.insertInto('password_credentials').values({ tenant_id: tenantId, user_id: userId, hash, created_at: now, updated_at: now }).execute();
+      return true;
+    },
+
     /** Deletes the user; identities, credentials, roles and permissions go with it (FK cascade). */
     async delete(userId: string): Promise<boolean> {
       const result = await db.deleteFrom('users').where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst();

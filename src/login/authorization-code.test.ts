@@ -1,0 +1,113 @@
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../test/support/app.js';
+import { describeEachBackend } from '../../test/support/backends.js';
+import { freePort } from '../../test/support/cli.js';
+import { HttpBrowser, loginForm } from '../../test/support/http-browser.js';
+
+const CALLBACK = 'https://app.example.test/callback';
+const PASSWORD = 'correct horse battery staple';
+
+describeEachBackend('authorization code + PKCE through the login page (openid-client as the RP)', (backend) => {
+  let t: TestApp;
+  let issuer: string;
+  let rp: oidc.Configuration;
+  let tenantId: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    issuer = `http://127.0.0.1:${port}/`;
+    t = await startTestApp(backend, { PUBLIC_URL: `http://127.0.0.1:${port}` });
+    await t.app.listen({ port, host: '127.0.0.1' });
+    tenantId = (await t.services.tenants.resolve(undefined)).id;
+    const app = await t.services.clients.create(tenantId, {
+      name: 'Web App',
+      appType: 'regular_web',
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      config: { callbacks: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'] },
+    });
+    await t.services.users.signup({ tenantId, connectionName: 'Username-Password-Authentication', email: 'jane@example.test', password: PASSWORD });
+    rp = await oidc.discovery(new URL(issuer), app.clientId, app.clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
+  });
+  afterAll(async () => t?.cleanup());
+
+  async function startLogin(browser: HttpBrowser, extra: Record<string, string> = {}) {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(rp, {
+      redirect_uri: CALLBACK,
+      scope: 'openid profile email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      ...extra,
+    });
+    return { verifier, state, ...(await browser.follow(url.toString(), CALLBACK)) };
+  }
+
+  it('logs a user in and redeems the code for tokens with the right claims', async () => {
+    const browser = new HttpBrowser();
+    const { verifier, state, response, url } = await startLogin(browser);
+    expect(url).toMatch(new RegExp(`^${issuer}u/login\\?state=`));
+    expect(response!.status).toBe(200);
+    expect(response!.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(response!.headers.get('cache-control')).toBe('no-store');
+    const page = await response!.text();
+    expect(page).toContain('<label for="username">');
+    const form = loginForm(page, issuer);
+
+    const submitted = await browser.submit(form.action, { csrf: form.csrf, username: 'JANE@example.test', password: PASSWORD });
+    expect(submitted.status).toBe(303);
+    const callback = await browser.follow(new URL(submitted.headers.get('location')!, issuer).toString(), CALLBACK);
+    const callbackUrl = new URL(callback.url);
+    expect(callbackUrl.searchParams.get('iss')).toBe(issuer); // RFC 9207
+
+    const tokens = await oidc.authorizationCodeGrant(rp, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const claims = tokens.claims()!;
+    expect(claims).toMatchObject({ iss: issuer, email: 'jane@example.test', email_verified: false, nickname: 'jane' });
+    expect(claims.sub).toMatch(/^auth0\|[0-9a-f]{24}$/);
+    const userinfo = await oidc.fetchUserInfo(rp, tokens.access_token, claims.sub);
+    expect(userinfo).toMatchObject({ sub: claims.sub, email: 'jane@example.test' });
+    await expect(jwtVerify(tokens.id_token!, createRemoteJWKSet(new URL(`${issuer}.well-known/jwks.json`)), { issuer })).resolves.toBeDefined();
+
+    // A code is good once.
+    await expect(oidc.authorizationCodeGrant(rp, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject({ error: 'invalid_grant' });
+
+    // SSO: the same browser gets a code for prompt=none without a password.
+    const silent = await startLogin(browser, { prompt: 'none' });
+    expect(silent.url.startsWith(CALLBACK)).toBe(true);
+    expect(new URL(silent.url).searchParams.get('code')).toBeTruthy();
+  });
+
+  it('answers the same for an unknown user and a wrong password, and refuses a form without its token', async () => {
+    for (const [username, password] of [['jane@example.test', 'not the password at all'], ['nobody@example.test', PASSWORD]] as const) {
+      const browser = new HttpBrowser();
+      const { response } = await startLogin(browser);
+      const form = loginForm(await response!.text(), issuer);
+      const res = await browser.submit(form.action, { csrf: form.csrf, username, password });
+      expect(res.status).toBe(400);
+      const page = await res.text();
+      expect(page).toContain('Wrong email or password.');
+      expect(page).toContain(`value="${username}"`);
+    }
+    const browser = new HttpBrowser();
+    const { response } = await startLogin(browser);
+    const form = loginForm(await response!.text(), issuer);
+    expect((await browser.submit(form.action, { csrf: 'forged', username: 'jane@example.test', password: PASSWORD })).status).toBe(403);
+    // Another browser (no interaction cookie) cannot post to this interaction.
+    expect((await new HttpBrowser().submit(form.action, { csrf: form.csrf, username: 'jane@example.test', password: PASSWORD })).status).toBe(400);
+  });
+
+  it('prompt=none without a session returns login_required to the callback', async () => {
+    const { url } = await startLogin(new HttpBrowser(), { prompt: 'none' });
+    expect(new URL(url).searchParams.get('error')).toBe('login_required');
+  });
+
+  it('refuses an unregistered redirect_uri with an error page, never a redirect', async () => {
+    const url = oidc.buildAuthorizationUrl(rp, { redirect_uri: 'https://evil.example/cb', scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' });
+    const res = await new HttpBrowser().fetch(url.toString());
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+  });
+});

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import { parse as parseQuery } from 'node:querystring';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ProviderRegistry, TenantEngine } from '../oauth/provider-registry.js';
+import type { RequestTenant } from '../tenants/routes.js';
+import { LOGIN_CSS } from './assets.js';
+import { pageCsp } from './csp.js';
+import { csrfToken, csrfValid } from './csrf.js';
+import { errorPage, loginPage, type Branding } from './views.js';
+
+export const WRONG_CREDENTIALS = 'Wrong email or password.';
+
+export type AuthenticationResult = { ok: true; userId: string } | { ok: false; reason: 'wrong_credentials' | 'blocked' };
+
+/** What the login page needs from the users capability. */
+export interface PasswordAuthenticator {
+  authenticate(input: { tenantId: string; identifier: string; password: string; ip: string }): Promise<AuthenticationResult>;
+}
+
+export interface LoginRoutesOptions {
+  readonly registry: ProviderRegistry;
+  readonly authenticator: PasswordAuthenticator;
+  /** Per-tenant secret for form tokens. */
+  readonly formSecret: (tenantId: string) => string;
+}
+
+function pageSecurityHeaders(reply: FastifyReply, nonce: string): void {
+  reply
+    .header('content-security-policy', pageCsp(nonce))
+    .header('cache-control', 'no-store')
+    .header('pragma', 'no-cache')
+    .type('text/html; charset=utf-8');
+}
+
+function brandingOf(context: RequestTenant): Branding {
+  const settings = context.tenant.settings;
+  return { tenantName: settings.friendly_name ?? context.tenant.name, logoUrl: settings.picture_url, primaryColor: settings.primary_color };
+}
+
+/**
+ * Universal login: server-rendered pages for the engine's interactions.
+ * The engine redirects the browser here (`/u/login?state=<uid>`); a
+ * successful POST finishes the interaction and the engine continues the
+ * authorization request.
+ */
+export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOptions): Promise<void> {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, function parseForm(_request, body, done) {
+    done(null, parseQuery(body as string));
+  });
+
+  app.get(LOGIN_CSS.path, function loginCss(_request, reply) {
+    reply.header('cache-control', 'public, max-age=31536000, immutable').type('text/css; charset=utf-8').send(LOGIN_CSS.body);
+  });
+
+  async function interaction(request: FastifyRequest, reply: FastifyReply) {
+    const context = request.tenantContext as RequestTenant;
+    const engine = await options.registry.get(context.tenant, context.issuer);
+    const nonce = randomBytes(16).toString('base64url');
+    const branding = brandingOf(context);
+    const state = (request.query as { state?: unknown }).state;
+    try {
+      const details = await engine.provider.interactionDetails(request.raw, reply.raw);
+      if (typeof state !== 'string' || details.uid !== state) throw new Error('interaction mismatch');
+      const client = await engine.provider.Client.find(details.params.client_id as string);
+      return { context, engine, nonce, branding, details, clientName: client?.clientName ?? 'the application' };
+    } catch {
+      pageSecurityHeaders(reply, nonce);
+      reply.code(400).send(errorPage(branding, nonce, 'Session expired', 'Your login session has expired or is not valid in this browser. Go back to the application and try again.'));
+      return undefined;
+    }
+  }
+
+  app.get('/u/login', async function showLogin(request, reply) {
+    const found = await interaction(request, reply);
+    if (!found) return reply;
+    const { context, nonce, branding, details, clientName } = found;
+    if (details.prompt.name !== 'login') {
+      pageSecurityHeaders(reply, nonce);
+      return reply.code(400).send(errorPage(branding, nonce, 'Not supported yet', 'This application asks for consent, which this server does not support yet.'));
+    }
+    pageSecurityHeaders(reply, nonce);
+    const loginHint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
+    return reply.send(loginPage(branding, nonce, { action: `/u/login?state=${details.uid}`, csrf: csrfToken(options.formSecret(context.tenant.id), details.uid), clientName, username: loginHint, error: undefined }));
+  });
+
+  app.post('/u/login', async function submitLogin(request, reply) {
+    const found = await interaction(request, reply);
+    if (!found) return reply;
+    const { context, engine, nonce, branding, details, clientName } = found;
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const secret = options.formSecret(context.tenant.id);
+    if (!csrfValid(secret, details.uid, body.csrf) || details.prompt.name !== 'login') {
+      pageSecurityHeaders(reply, nonce);
+      return reply.code(403).send(errorPage(branding, nonce, 'Request refused', 'This form was not submitted from this login page. Go back to the application and try again.'));
+    }
+    const identifier = typeof body.username === 'string' ? body.username.trim() : '';
+    const password = typeof body.password === 'string' ? body.password : '';
+    const result = identifier && password ? await options.authenticator.authenticate({ tenantId: context.tenant.id, identifier, password, ip: request.ip }) : ({ ok: false, reason: 'wrong_credentials' } as const);
+    if (!result.ok) {
+      pageSecurityHeaders(reply, nonce);
+      const message = result.reason === 'blocked' ? 'Your account has been blocked. Contact the administrator.' : WRONG_CREDENTIALS;
+      return reply.code(400).send(loginPage(branding, nonce, { action: `/u/login?state=${details.uid}`, csrf: csrfToken(secret, details.uid), clientName, username: identifier, error: message }));
+    }
+    return finish(engine, request, reply, { login: { accountId: result.userId, amr: ['pwd'] } });
+  });
+}
+
+/** Lets the engine write its 303 redirect back to the authorization endpoint. */
+async function finish(engine: TenantEngine, request: FastifyRequest, reply: FastifyReply, result: Record<string, unknown>): Promise<FastifyReply> {
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) reply.raw.setHeader(name, value as string);
+  }
+  reply.hijack();
+  await engine.provider.interactionFinished(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
+  return reply;
+}

@@ -1,0 +1,61 @@
+import { LOGIN_CSS } from './assets.js';
+import { html, type SafeHtml } from './html.js';
+
+export interface Branding {
+  readonly tenantName: string;
+  readonly logoUrl: string | undefined;
+  readonly primaryColor: string | undefined;
+}
+
+/** The page frame: language, viewport, hashed stylesheet, tenant colour via a nonce'd style. */
+function layout(branding: Branding, nonce: string, title: string, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${title} · ${branding.tenantName}</title>
+<link rel="stylesheet" href="${LOGIN_CSS.path}">
+${branding.primaryColor ? html`<style nonce="${nonce}">:root { --primary: ${branding.primaryColor}; }</style>` : ''}
+</head>
+<body>
+<main>
+${branding.logoUrl ? html`<img class="logo" src="${branding.logoUrl}" alt="${branding.tenantName}">` : ''}
+${body}
+</main>
+</body>
+</html>`.value;
+}
+
+export interface LoginView {
+  readonly action: string;
+  readonly csrf: string;
+  readonly clientName: string;
+  readonly username: string;
+  readonly error: string | undefined;
+}
+
+export function loginPage(branding: Branding, nonce: string, view: LoginView): string {
+  return layout(
+    branding,
+    nonce,
+    'Log in',
+    html`<h1>Welcome</h1>
+<p class="lead">Log in to ${branding.tenantName} to continue to ${view.clientName}.</p>
+${view.error ? html`<p class="error" role="alert" id="form-error">${view.error}</p>` : ''}
+<form method="post" action="${view.action}" novalidate>
+<input type="hidden" name="csrf" value="${view.csrf}">
+<label for="username">Email address</label>
+<input id="username" name="username" type="text" inputmode="email" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="${view.username}"${view.error ? html` aria-describedby="form-error"` : ''}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Continue</button>
+</form>`,
+  );
+}
+
+export function errorPage(branding: Branding, nonce: string, title: string, message: string): string {
+  return layout(branding, nonce, title, html`<h1>${title}</h1>
+<p class="lead" role="alert">${message}</p>`);
+}
