@@ -12,6 +12,7 @@ import type { Runtime } from '../storage/runtime.js';
 import { TenantResolver } from '../tenants/resolver.js';
 import { tenantRoutes } from '../tenants/routes.js';
 import { tenantsStore } from '../tenants/store.js';
+import { tenantStores } from '../tenants/tenant-stores.js';
 import { installErrorHandling } from './errors.js';
 import { installHealth, Readiness } from './health.js';
 import { lazyChildLogger } from './logger.js';
@@ -97,6 +98,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       registry,
       authenticator: passwordAuthenticator(services.users),
       formSecret: (tenantId) => deps.secretBox.deriveSecret(`login-form:${tenantId}`),
+      isFirstParty: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId))?.isFirstParty ?? false,
     });
   }
   return { app, services, readiness, resolver, metrics, registry };

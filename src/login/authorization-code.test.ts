@@ -110,4 +110,25 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
   });
+
+  it('rotates refresh tokens, and a reused one revokes the whole grant', async () => {
+    const browser = new HttpBrowser();
+    // OIDC Core §11: offline_access needs prompt=consent; first-party clients are not asked.
+    const { verifier, state, response } = await startLogin(browser, { scope: 'openid offline_access', prompt: 'consent' });
+    const form = loginForm(await response!.text(), issuer);
+    const submitted = await browser.submit(form.action, { csrf: form.csrf, username: 'jane@example.test', password: PASSWORD });
+    const callback = await browser.follow(new URL(submitted.headers.get('location')!, issuer).toString(), CALLBACK);
+    const first = await oidc.authorizationCodeGrant(rp, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: state });
+    expect(first.refresh_token).toBeTruthy();
+
+    const second = await oidc.refreshTokenGrant(rp, first.refresh_token!);
+    expect(second.refresh_token).toBeTruthy();
+    expect(second.refresh_token).not.toBe(first.refresh_token);
+
+    // Reuse of the first refresh token: refused, and the rotated one dies with the grant.
+    await expect(oidc.refreshTokenGrant(rp, first.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.refreshTokenGrant(rp, second.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    // …and so does the access token issued under it.
+    await expect(oidc.fetchUserInfo(rp, second.access_token, first.claims()!.sub)).rejects.toBeDefined();
+  });
 });

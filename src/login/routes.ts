@@ -22,6 +22,8 @@ export interface LoginRoutesOptions {
   readonly authenticator: PasswordAuthenticator;
   /** Per-tenant secret for form tokens. */
   readonly formSecret: (tenantId: string) => string;
+  /** Whether a client is first-party (no consent asked, as in Auth0). */
+  readonly isFirstParty: (tenantId: string, clientId: string) => Promise<boolean>;
 }
 
 function pageSecurityHeaders(reply: FastifyReply, nonce: string): void {
@@ -73,10 +75,16 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
   app.get('/u/login', async function showLogin(request, reply) {
     const found = await interaction(request, reply);
     if (!found) return reply;
-    const { context, nonce, branding, details, clientName } = found;
+    const { context, engine, nonce, branding, details, clientName } = found;
+    if (details.prompt.name === 'consent') {
+      const firstParty = await options.isFirstParty(context.tenant.id, details.params.client_id as string);
+      if (firstParty) return finish(engine, request, reply, { consent: { grantId: await approveAll(engine, details) } });
+      pageSecurityHeaders(reply, nonce);
+      return reply.code(400).send(errorPage(branding, nonce, 'Not supported yet', 'This third-party application asks for consent, which this server does not support yet.'));
+    }
     if (details.prompt.name !== 'login') {
       pageSecurityHeaders(reply, nonce);
-      return reply.code(400).send(errorPage(branding, nonce, 'Not supported yet', 'This application asks for consent, which this server does not support yet.'));
+      return reply.code(400).send(errorPage(branding, nonce, 'Not supported', `Unexpected prompt "${details.prompt.name}".`));
     }
     pageSecurityHeaders(reply, nonce);
     const loginHint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
@@ -105,12 +113,30 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
   });
 }
 
+type InteractionDetails = Awaited<ReturnType<TenantEngine['provider']['interactionDetails']>>;
+
+/**
+ * Auth0 asks no consent of first-party applications: grant what the engine
+ * reports missing (scopes, claims, API scopes) and continue.
+ */
+async function approveAll(engine: TenantEngine, details: InteractionDetails): Promise<string> {
+  const accountId = details.session?.accountId;
+  const clientId = details.params.client_id as string;
+  const grant = details.grantId ? await engine.provider.Grant.find(details.grantId) : new engine.provider.Grant({ accountId, clientId });
+  if (!grant) throw new Error('grant referenced by the interaction no longer exists');
+  const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+  return grant.save();
+}
+
 /** Lets the engine write its 303 redirect back to the authorization endpoint. */
 async function finish(engine: TenantEngine, request: FastifyRequest, reply: FastifyReply, result: Record<string, unknown>): Promise<FastifyReply> {
   for (const [name, value] of Object.entries(reply.getHeaders())) {
     if (value !== undefined) reply.raw.setHeader(name, value as string);
   }
   reply.hijack();
-  await engine.provider.interactionFinished(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
+  await engine.provider.interactionFinished(request.raw, reply.raw, result, { mergeWithLastSubmission: 'consent' in result });
   return reply;
 }

@@ -143,6 +143,10 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
       },
     },
     extraParams: ['audience'],
+    // Refresh tokens rotate on every use; presenting a used one revokes the
+    // whole grant and everything issued under it (the engine's reuse
+    // detection; RFC 9700 §4.14.2).
+    rotateRefreshToken: true,
     // Auth0 puts the scope's profile and email claims in the ID token too.
     conformIdTokenClaims: false,
     // Authorization code only (plus `none`): RFC 9700 §2.1.2, no implicit or hybrid.

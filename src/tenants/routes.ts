@@ -28,7 +28,14 @@ declare module 'fastify' {
  */
 export async function tenantRoutes(
   app: FastifyInstance,
-  options: { config: Config; resolver: TenantResolver; registry: ProviderRegistry; authenticator: PasswordAuthenticator; formSecret: (tenantId: string) => string },
+  options: {
+    config: Config;
+    resolver: TenantResolver;
+    registry: ProviderRegistry;
+    authenticator: PasswordAuthenticator;
+    formSecret: (tenantId: string) => string;
+    isFirstParty: (tenantId: string, clientId: string) => Promise<boolean>;
+  },
 ): Promise<void> {
   const { config, resolver } = options;
   app.decorateRequest('tenantContext', null);
@@ -43,7 +50,7 @@ export async function tenantRoutes(
   });
 
   await app.register(oauthRoutes, { registry: options.registry });
-  await app.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, formSecret: options.formSecret });
+  await app.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, formSecret: options.formSecret, isFirstParty: options.isFirstParty });
 
   app.get('/', async function tenantInfo(request) {
     const { tenant, issuer } = request.tenantContext as RequestTenant;
