@@ -98,6 +98,8 @@ export function createApp(config: Config, deps: AppDeps): App {
       registry,
       authenticator: passwordAuthenticator(services.users),
       formSecret: (tenantId) => deps.secretBox.deriveSecret(`login-form:${tenantId}`),
+      users: services.users,
+      clientExists: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId)) !== undefined,
       isFirstParty: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId))?.isFirstParty ?? false,
     });
   }

@@ -4,6 +4,8 @@ import { errorBody } from '../http/errors.js';
 import { managementAudience } from '../management/scopes.js';
 import { loginRoutes, type PasswordAuthenticator } from '../login/routes.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
+import type { UsersService } from '../users/service.js';
+import { signupRoutes } from '../users/signup-routes.js';
 import { oauthRoutes } from '../oauth/routes.js';
 import { tenantIssuer } from './issuer.js';
 import type { TenantResolver } from './resolver.js';
@@ -35,6 +37,8 @@ export async function tenantRoutes(
     authenticator: PasswordAuthenticator;
     formSecret: (tenantId: string) => string;
     isFirstParty: (tenantId: string, clientId: string) => Promise<boolean>;
+    users: UsersService;
+    clientExists: (tenantId: string, clientId: string) => Promise<boolean>;
   },
 ): Promise<void> {
   const { config, resolver } = options;
@@ -50,6 +54,7 @@ export async function tenantRoutes(
   });
 
   await app.register(oauthRoutes, { registry: options.registry });
+  await app.register(signupRoutes, { users: options.users, clientExists: options.clientExists });
   await app.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, formSecret: options.formSecret, isFirstParty: options.isFirstParty });
 
   app.get('/', async function tenantInfo(request) {
