@@ -117,6 +117,22 @@ describeEachBackend('portcullis CLI', (backend) => {
     expect(result.stderr).toContain('PUBLIC_URL here differs from the one the server last started with');
   });
 
+  it('client create and user create set up an application and a user to log in with', async () => {
+    const app = await runCli(['client', 'create', 'Sample', '--callback', 'http://localhost:4000/callback', '--logout-url', 'http://localhost:4000/', '--json'], env);
+    expect(app.code).toBe(0);
+    expect(JSON.parse(app.stdout)).toMatchObject({ issuer: 'https://login.example.test/', client_id: expect.stringMatching(/^[A-Za-z0-9]{32}$/), client_secret: expect.any(String) });
+    const insecure = await runCli(['client', 'create', 'Bad', '--callback', 'http://evil.example/cb'], env);
+    expect(insecure.code).toBe(2);
+    expect(failureLine(insecure.stderr)).toBe('portcullis: "http://evil.example/cb" must be https (http only for localhost)');
+
+    const user = await runCli(['user', 'create', 'jane@example.test', '--json'], { ...env, PORTCULLIS_PASSWORD: 'correct horse battery staple' });
+    expect(user.code).toBe(0);
+    expect(JSON.parse(user.stdout)).toMatchObject({ email: 'jane@example.test', user_id: expect.stringMatching(/^auth0\|/) });
+    const weak = await runCli(['user', 'create', 'joe@example.test'], { ...env, PORTCULLIS_PASSWORD: 'short' });
+    expect(weak.code).toBe(1);
+    expect(failureLine(weak.stderr)).toMatch(/^portcullis: .*12/);
+  });
+
   it('refuses a different MASTER_KEY for an existing database, changing nothing', async () => {
     const wrong = await runCli(['keys', 'rotate', '--json'], { ...env, MASTER_KEY: 'cd'.repeat(32) });
     expect(wrong.code).toBe(1);

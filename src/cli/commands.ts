@@ -4,6 +4,7 @@ import { SIGNING_ALGS, type SigningAlg } from '../keys/generate.js';
 import { migrateToLatest } from '../storage/migrate.js';
 import { openDatabase } from '../storage/open.js';
 import { openServices } from '../server.js';
+import { DEFAULT_DATABASE_CONNECTION } from '../connections/store.js';
 import { UsageError } from './errors.js';
 
 export interface Output {
@@ -97,5 +98,51 @@ export async function adminClientCommand(config: Config, logger: Logger, output:
     if (args.json) return output.out(JSON.stringify(result));
     output.out(`Management API client for tenant "${tenant.name}" (the secret is shown only now):`);
     for (const [k, v] of Object.entries(result)) output.out(`  ${k}: ${v}`);
+  });
+}
+
+export async function clientCreateCommand(
+  config: Config,
+  logger: Logger,
+  output: Output,
+  args: { tenant?: string; name: string; appType: string; callbacks: string[]; logoutUrls: string[]; json: boolean },
+): Promise<void> {
+  const types = ['regular_web', 'spa', 'native', 'non_interactive'];
+  if (!types.includes(args.appType)) throw new UsageError(`--type must be one of ${types.join(', ')}`);
+  for (const url of [...args.callbacks, ...args.logoutUrls]) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new UsageError(`"${url}" is not an absolute URL`);
+    }
+    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
+    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) throw new UsageError(`"${url}" must be https (http only for localhost)`);
+  }
+  await withServices(config, logger, async ({ services }) => {
+    const tenant = await services.tenants.resolve(args.tenant);
+    const interactive = args.appType !== 'non_interactive';
+    const created = await services.clients.create(tenant.id, {
+      name: args.name,
+      appType: args.appType,
+      config: {
+        callbacks: args.callbacks,
+        allowed_logout_urls: args.logoutUrls,
+        grant_types: interactive ? ['authorization_code', 'refresh_token'] : ['client_credentials'],
+      },
+    });
+    const issuer = await services.tenants.issuerOf(tenant);
+    const result = { issuer, client_id: created.clientId, ...(created.clientSecret ? { client_secret: created.clientSecret } : {}) };
+    if (args.json) return output.out(JSON.stringify(result));
+    output.out(`Created application "${args.name}" in tenant "${tenant.name}"${created.clientSecret ? ' (the secret is shown only now)' : ''}:`);
+    for (const [k, v] of Object.entries(result)) output.out(`  ${k}: ${v}`);
+  });
+}
+
+export async function userCreateCommand(config: Config, logger: Logger, output: Output, args: { tenant?: string; email: string; password: string; json: boolean }): Promise<void> {
+  await withServices(config, logger, async ({ services }) => {
+    const tenant = await services.tenants.resolve(args.tenant);
+    const user = await services.users.signup({ tenantId: tenant.id, connectionName: DEFAULT_DATABASE_CONNECTION, email: args.email, password: args.password });
+    output.out(args.json ? JSON.stringify({ user_id: user.user_id, email: user.email }) : `Created user ${user.email} (${user.user_id}) in tenant "${tenant.name}"`);
   });
 }

@@ -4,6 +4,7 @@ import { SecretBoxError } from '../crypto/secret-box.js';
 import { KeyError } from '../keys/service.js';
 import { DatabaseError } from '../storage/database.js';
 import { TenantInputError } from '../tenants/domain.js';
+import { UserError } from '../users/errors.js';
 
 /** A mistake in how the command was called (exit code 2). */
 export class UsageError extends Error {
@@ -13,7 +14,7 @@ export class UsageError extends Error {
   }
 }
 
-const EXPECTED = [ConfigError, DatabaseError, SecretBoxError, MasterKeyMismatchError, TenantInputError, KeyError, UsageError];
+const EXPECTED = [ConfigError, DatabaseError, SecretBoxError, MasterKeyMismatchError, TenantInputError, KeyError, UsageError, UserError];
 
 /**
  * The one line printed for a failed command. Errors we expect (bad config,

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { loadConfig, withOverrides, type Config } from '../config/config.js';
 import { ROLES, type NodeRole } from '../config/schema.js';
 import { createLogger } from '../http/logger.js';
-import { adminClientCommand, keysListCommand, keysRotateCommand, migrateCommand, tenantCreateCommand, tenantListCommand, type Output } from './commands.js';
+import { adminClientCommand, clientCreateCommand, userCreateCommand, keysListCommand, keysRotateCommand, migrateCommand, tenantCreateCommand, tenantListCommand, type Output } from './commands.js';
 import { describeFailure, UsageError } from './errors.js';
 import { runServer } from './start.js';
 
@@ -17,6 +17,10 @@ Commands:
   keys rotate [--tenant <name>] [--alg A]    rotate signing keys (next → current → previous)
   keys list [--tenant <name>] [--json]       list signing keys and their states
   admin-client [--tenant <name>] [--json]    create (or rotate the secret of) a Management API client
+  client create <name> --callback <url>...   create an application (--type regular_web|spa|native|non_interactive,
+                                             --logout-url <url>..., --tenant <name>, --json)
+  user create <email>                        create a database user; the password is read from PORTCULLIS_PASSWORD
+                                             or the first line of standard input (--tenant <name>, --json)
 
 Configuration comes from environment variables; see docs/configuration.md.`;
 
@@ -26,6 +30,17 @@ function cliLogger(config: Config) {
   // Commands keep stdout for their result; diagnostics go to stderr.
   const level = config.logLevel === 'silent' ? 'silent' : 'warn';
   return createLogger({ ...config, logLevel: level, logFormat: 'json' }, pino.destination(2));
+}
+
+/** The first line of standard input (a password piped in), or '' on a TTY. */
+async function readFirstLine(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  let data = '';
+  for await (const chunk of process.stdin) {
+    data += String(chunk);
+    if (data.includes('\n')) break;
+  }
+  return data.split('\n')[0]?.replace(/\r$/, '') ?? '';
 }
 
 function parse(argv: string[]) {
@@ -39,6 +54,9 @@ function parse(argv: string[]) {
         tenant: { type: 'string' },
         alg: { type: 'string' },
         json: { type: 'boolean', default: false },
+        callback: { type: 'string', multiple: true },
+        'logout-url': { type: 'string', multiple: true },
+        type: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -77,6 +95,25 @@ async function dispatch(argv: string[]): Promise<void> {
       if (sub === 'rotate') return keysRotateCommand(base, cliLogger(base), stdout, { ...(values.tenant ? { tenant: values.tenant } : {}), ...(values.alg ? { alg: values.alg } : {}), json });
       if (sub === 'list') return keysListCommand(base, cliLogger(base), stdout, { ...(values.tenant ? { tenant: values.tenant } : {}), json });
       throw new UsageError('usage: portcullis keys rotate|list');
+    case 'client':
+      if (sub === 'create' && rest[0]) {
+        return clientCreateCommand(base, cliLogger(base), stdout, {
+          ...(values.tenant ? { tenant: values.tenant } : {}),
+          name: rest[0],
+          appType: values.type ?? 'regular_web',
+          callbacks: values.callback ?? [],
+          logoutUrls: values['logout-url'] ?? [],
+          json,
+        });
+      }
+      throw new UsageError('usage: portcullis client create <name> --callback <url>');
+    case 'user':
+      if (sub === 'create' && rest[0]) {
+        const password = process.env.PORTCULLIS_PASSWORD ?? (await readFirstLine());
+        if (!password) throw new UsageError('give the password in PORTCULLIS_PASSWORD or on standard input');
+        return userCreateCommand(base, cliLogger(base), stdout, { ...(values.tenant ? { tenant: values.tenant } : {}), email: rest[0], password, json });
+      }
+      throw new UsageError('usage: portcullis user create <email>');
     case 'admin-client':
       return adminClientCommand(base, cliLogger(base), stdout, { ...(values.tenant ? { tenant: values.tenant } : {}), json });
     default:

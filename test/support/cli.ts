@@ -52,7 +52,7 @@ export interface ServerProcess {
 
 /** Starts `portcullis start` and resolves once it has been spawned. */
 export async function spawnServer(args: string[], env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, [BIN, 'start', ...args], { cwd: ROOT, env: cliEnv({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
