@@ -20,7 +20,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
-    files: ['bin/**/*.js', 'bench/**/*.mjs', 'scripts/**/*.mjs', 'test/**/*.ts'],
+    files: ['bin/**/*.js', 'bench/**/*.mjs', 'scripts/**/*.mjs', 'examples/**/*.mjs', 'test/**/*.ts'],
     languageOptions: {
       globals: Object.fromEntries(
         ['process', 'console', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'URL', 'URLSearchParams', 'Buffer', 'AbortController', 'AbortSignal', 'fetch', 'performance', 'TextEncoder', 'TextDecoder'].map((name) => [name, 'readonly']),
