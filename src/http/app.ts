@@ -99,6 +99,12 @@ export function createApp(config: Config, deps: AppDeps): App {
       authenticator: passwordAuthenticator(services.users),
       formSecret: (tenantId) => deps.secretBox.deriveSecret(`login-form:${tenantId}`),
       users: services.users,
+      allowedLogoutUrls: async (tenantId, clientId) => {
+        const client = await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId);
+        if (!client) return undefined;
+        const urls = client.config.allowed_logout_urls;
+        return Array.isArray(urls) ? urls.filter((u): u is string => typeof u === 'string') : [];
+      },
       clientExists: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId)) !== undefined,
       isFirstParty: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId))?.isFirstParty ?? false,
     });

@@ -8,12 +8,14 @@ import { HttpBrowser, loginForm } from '../../test/support/http-browser.js';
 
 const CALLBACK = 'https://app.example.test/callback';
 const PASSWORD = 'correct horse battery staple';
+const LOGGED_OUT = 'https://app.example.test/logged-out';
 
 describeEachBackend('authorization code + PKCE through the login page (openid-client as the RP)', (backend) => {
   let t: TestApp;
   let issuer: string;
   let rp: oidc.Configuration;
   let tenantId: string;
+  let clientId: string;
 
   beforeAll(async () => {
     const port = await freePort();
@@ -25,9 +27,10 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
       name: 'Web App',
       appType: 'regular_web',
       tokenEndpointAuthMethod: 'client_secret_basic',
-      config: { callbacks: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'] },
+      config: { callbacks: [CALLBACK], allowed_logout_urls: [LOGGED_OUT], grant_types: ['authorization_code', 'refresh_token'] },
     });
     await t.services.users.signup({ tenantId, connectionName: 'Username-Password-Authentication', email: 'jane@example.test', password: PASSWORD });
+    clientId = app.clientId;
     rp = await oidc.discovery(new URL(issuer), app.clientId, app.clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
   });
   afterAll(async () => t?.cleanup());
@@ -130,5 +133,52 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
     await expect(oidc.refreshTokenGrant(rp, second.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     // …and so does the access token issued under it.
     await expect(oidc.fetchUserInfo(rp, second.access_token, first.claims()!.sub)).rejects.toBeDefined();
+  });
+
+  async function loggedIn(): Promise<{ browser: HttpBrowser; idToken: string }> {
+    const browser = new HttpBrowser();
+    const { verifier, state, response } = await startLogin(browser);
+    const form = loginForm(await response!.text(), issuer);
+    const submitted = await browser.submit(form.action, { csrf: form.csrf, username: 'jane@example.test', password: PASSWORD });
+    const callback = await browser.follow(new URL(submitted.headers.get('location')!, issuer).toString(), CALLBACK);
+    const tokens = await oidc.authorizationCodeGrant(rp, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: state });
+    return { browser, idToken: tokens.id_token! };
+  }
+
+  it('Auth0 /v2/logout ends the session server-side and returns only to an allowed URL', async () => {
+    const { browser } = await loggedIn();
+    const stolen = new Map(browser.cookies); // the cookies as they were before logout
+
+    const refused = await browser.fetch(`${issuer}v2/logout?client_id=${clientId}&returnTo=${encodeURIComponent('https://evil.example/')}`);
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get('location')).toBeNull();
+    expect((await startLogin(browser, { prompt: 'none' })).url.startsWith(CALLBACK)).toBe(true); // still logged in
+
+    const res = await browser.fetch(`${issuer}v2/logout?client_id=${clientId}&returnTo=${encodeURIComponent(LOGGED_OUT)}`);
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(LOGGED_OUT);
+    expect(new URL((await startLogin(browser, { prompt: 'none' })).url).searchParams.get('error')).toBe('login_required');
+
+    // Replaying the old session cookie does not bring the session back.
+    const replay = new HttpBrowser();
+    for (const [k, v] of stolen) replay.cookies.set(k, v);
+    expect(new URL((await startLogin(replay, { prompt: 'none' })).url).searchParams.get('error')).toBe('login_required');
+  });
+
+  it('RP-initiated logout (/oidc/logout) asks for confirmation, then ends the session and returns to the registered URL', async () => {
+    const { browser, idToken } = await loggedIn();
+    const url = oidc.buildEndSessionUrl(rp, { id_token_hint: idToken, post_logout_redirect_uri: LOGGED_OUT, state: 'bye' });
+    const confirm = await browser.fetch(url.toString());
+    expect(confirm.status).toBe(200);
+    expect(confirm.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    const page = await confirm.text();
+    const action = /<form[^>]*action="([^"]+)"/.exec(page)?.[1];
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)?.[1];
+    expect(action && xsrf).toBeTruthy();
+    const done = await browser.submit(new URL(action!, issuer).toString(), { xsrf: xsrf!, logout: 'yes' });
+    expect(done.status).toBe(303);
+    const final = await browser.follow(new URL(done.headers.get('location')!, issuer).toString(), LOGGED_OUT);
+    expect(final.url).toBe(`${LOGGED_OUT}?state=bye`);
+    expect(new URL((await startLogin(browser, { prompt: 'none' })).url).searchParams.get('error')).toBe('login_required');
   });
 });

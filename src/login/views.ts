@@ -1,5 +1,5 @@
 import { LOGIN_CSS } from './assets.js';
-import { html, type SafeHtml } from './html.js';
+import { html, trusted, type SafeHtml } from './html.js';
 
 export interface Branding {
   readonly tenantName: string;
@@ -58,4 +58,21 @@ ${view.error ? html`<p class="error" role="alert" id="form-error">${view.error}<
 export function errorPage(branding: Branding, nonce: string, title: string, message: string): string {
   return layout(branding, nonce, title, html`<h1>${title}</h1>
 <p class="lead" role="alert">${message}</p>`);
+}
+
+/**
+ * RP-initiated logout confirmation. `engineForm` is the engine's own hidden
+ * form (action and xsrf token), markup the engine generated, not user input.
+ */
+export function logoutConfirmPage(branding: Branding, nonce: string, engineForm: string): string {
+  return layout(branding, nonce, 'Log out', html`<h1>Log out?</h1>
+<p class="lead">Do you want to log out of ${branding.tenantName}?</p>
+${trusted(engineForm)}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, log me out</button>
+<p class="alt"><button type="submit" form="op.logoutForm">No, stay logged in</button></p>`);
+}
+
+export function loggedOutPage(branding: Branding, nonce: string): string {
+  return layout(branding, nonce, 'Logged out', html`<h1>You are logged out</h1>
+<p class="lead">You have been logged out of ${branding.tenantName}. You can close this window.</p>`);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { pageCsp } from '../login/csp.js';
-import { errorPage } from '../login/views.js';
+import { errorPage, loggedOutPage, logoutConfirmPage } from '../login/views.js';
 import type { Config } from '../config/config.js';
 import type { ClientsService } from '../clients/service.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -103,13 +103,16 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
    * redirect_uri: never redirected, RFC 9700 §2.1): our error page, with the
    * page CSP. The OAuth error code is shown; internal details are not.
    */
-  const renderError: Configuration['renderError'] = (ctx, out) => {
+  const branding = { tenantName: tenant.settings.friendly_name ?? tenant.name, logoUrl: tenant.settings.picture_url, primaryColor: tenant.settings.primary_color };
+  const renderPage = (ctx: KoaContextWithOIDC, page: (nonce: string) => string) => {
     const nonce = randomBytes(16).toString('base64url');
-    const branding = { tenantName: tenant.settings.friendly_name ?? tenant.name, logoUrl: tenant.settings.picture_url, primaryColor: tenant.settings.primary_color };
     ctx.set('content-security-policy', pageCsp(nonce));
     ctx.set('cache-control', 'no-store');
     ctx.type = 'html';
-    ctx.body = errorPage(branding, nonce, 'Something went wrong', `${out.error}: ${out.error_description ?? 'the request could not be completed'}`);
+    ctx.body = page(nonce);
+  };
+  const renderError: Configuration['renderError'] = (ctx, out) => {
+    renderPage(ctx, (nonce) => errorPage(branding, nonce, 'Something went wrong', `${out.error}: ${out.error_description ?? 'the request could not be completed'}`));
   };
 
   const configuration: Configuration = {
@@ -131,7 +134,11 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => renderPage(ctx, (nonce) => logoutConfirmPage(branding, nonce, form)),
+        postLogoutSuccessSource: (ctx) => renderPage(ctx, (nonce) => loggedOutPage(branding, nonce)),
+      },
       userinfo: { enabled: true },
       resourceIndicators: {
         enabled: true,

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import { errorBody } from '../http/errors.js';
 import { managementAudience } from '../management/scopes.js';
+import { logoutRoutes } from '../login/logout-routes.js';
 import { loginRoutes, type PasswordAuthenticator } from '../login/routes.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { UsersService } from '../users/service.js';
@@ -39,6 +40,7 @@ export async function tenantRoutes(
     isFirstParty: (tenantId: string, clientId: string) => Promise<boolean>;
     users: UsersService;
     clientExists: (tenantId: string, clientId: string) => Promise<boolean>;
+    allowedLogoutUrls: (tenantId: string, clientId: string) => Promise<readonly string[] | undefined>;
   },
 ): Promise<void> {
   const { config, resolver } = options;
@@ -54,6 +56,7 @@ export async function tenantRoutes(
   });
 
   await app.register(oauthRoutes, { registry: options.registry });
+  await app.register(logoutRoutes, { registry: options.registry, allowedLogoutUrls: options.allowedLogoutUrls });
   await app.register(signupRoutes, { users: options.users, clientExists: options.clientExists });
   await app.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, formSecret: options.formSecret, isFirstParty: options.isFirstParty });
 

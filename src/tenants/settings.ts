@@ -15,6 +15,8 @@ export const tenantSettingsSchema = z.object({
   enabled_locales: z.array(z.string().min(2).max(10)).default(['en']),
   /** Algorithm for keys created by rotation unless one is asked for. */
   signing_alg: z.enum(['RS256', 'ES256', 'EdDSA']).default('RS256'),
+  /** Where /v2/logout may return to when no client_id is given (Auth0's tenant-level list). */
+  allowed_logout_urls: z.array(z.string()).default([]),
   /** Branding for the login pages. */
   primary_color: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
 });

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { ProviderRegistry } from '../oauth/provider-registry.js';
+import type { RequestTenant } from '../tenants/routes.js';
+import { pageCsp } from './csp.js';
+import { errorPage, loggedOutPage, type Branding } from './views.js';
+
+export interface LogoutRoutesOptions {
+  readonly registry: ProviderRegistry;
+  /** The client's `allowed_logout_urls`, or undefined when the client does not exist. */
+  readonly allowedLogoutUrls: (tenantId: string, clientId: string) => Promise<readonly string[] | undefined>;
+}
+
+function sendPage(reply: FastifyReply, status: number, page: (nonce: string) => string): FastifyReply {
+  const nonce = randomBytes(16).toString('base64url');
+  return reply.code(status).header('content-security-policy', pageCsp(nonce)).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(page(nonce));
+}
+
+/**
+ * Auth0's `GET /v2/logout?client_id&returnTo`: ends the SSO session
+ * server-side (the session artifact is deleted, so the old cookie is worth
+ * nothing on any node) and redirects only to a URL listed exactly in the
+ * client's `allowed_logout_urls` (or, without client_id, the tenant's). An
+ * unlisted returnTo is an error page, never a redirect (no open redirector).
+ */
+export async function logoutRoutes(app: FastifyInstance, options: LogoutRoutesOptions): Promise<void> {
+  app.get('/v2/logout', async function auth0Logout(request, reply) {
+    const { tenant, issuer } = request.tenantContext as RequestTenant;
+    const settings = tenant.settings;
+    const branding: Branding = { tenantName: settings.friendly_name ?? tenant.name, logoUrl: settings.picture_url, primaryColor: settings.primary_color };
+    const query = request.query as Record<string, unknown>;
+    const clientId = typeof query.client_id === 'string' ? query.client_id : undefined;
+    const returnTo = typeof query.returnTo === 'string' ? query.returnTo : undefined;
+
+    let allowed: readonly string[] = settings.allowed_logout_urls;
+    if (clientId !== undefined) {
+      const list = await options.allowedLogoutUrls(tenant.id, clientId);
+      if (!list) return sendPage(reply, 400, (nonce) => errorPage(branding, nonce, 'Logout failed', 'The client_id is not known.'));
+      allowed = list;
+    }
+    if (returnTo !== undefined && !allowed.includes(returnTo)) {
+      return sendPage(reply, 400, (nonce) => errorPage(branding, nonce, 'Logout failed', `"${returnTo}" is not an allowed logout URL for this application.`));
+    }
+
+    const engine = await options.registry.get(tenant, issuer);
+    const ctx = engine.provider.createContext(request.raw, reply.raw) as unknown as KoaContextWithOIDC;
+    const session = await engine.provider.Session.get(ctx);
+    if (session.accountId) await session.destroy();
+    // Expire the session cookie in the browser too (the engine's cookie options).
+    ctx.cookies.set(engine.provider.cookieName('session'), null);
+
+    if (returnTo !== undefined) return reply.redirect(returnTo, 302);
+    return sendPage(reply, 200, (nonce) => loggedOutPage(branding, nonce));
+  });
+}
