@@ -5,6 +5,8 @@ import { startTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
 import { freePort } from '../../test/support/cli.js';
 import { HttpBrowser, loginForm } from '../../test/support/http-browser.js';
+import { systemRuntime } from '../storage/runtime.js';
+import { tenantStores } from '../tenants/tenant-stores.js';
 
 const CALLBACK = 'https://app.example.test/callback';
 const PASSWORD = 'correct horse battery staple';
@@ -180,5 +182,32 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
     const final = await browser.follow(new URL(done.headers.get('location')!, issuer).toString(), LOGGED_OUT);
     expect(final.url).toBe(`${LOGGED_OUT}?state=bye`);
     expect(new URL((await startLogin(browser, { prompt: 'none' })).url).searchParams.get('error')).toBe('login_required');
+  });
+
+  it('user access tokens for an RBAC API carry only permitted scopes and the permissions claim', async () => {
+    const api = 'https://orders.example.test/';
+    const stores = tenantStores(t.database.db, tenantId, systemRuntime);
+    await stores.resourceServers.insert({
+      identifier: api,
+      name: 'Orders',
+      enforcePolicies: true,
+      tokenDialect: 'access_token_authz',
+      scopes: [{ value: 'read:orders', description: null }, { value: 'write:orders', description: null }],
+    });
+    const role = await stores.roles.insert({ name: 'reader' });
+    await stores.roles.addPermissions(role.id, [{ resource_server_identifier: api, permission_name: 'read:orders' }]);
+    const jane = (await stores.users.findByEmail('jane@example.test'))[0]!;
+    await stores.roles.assignToUser(jane.user_id, [role.id]);
+
+    const browser = new HttpBrowser();
+    const { verifier, state, response } = await startLogin(browser, { audience: api, scope: 'openid read:orders write:orders' });
+    const form = loginForm(await response!.text(), issuer);
+    const submitted = await browser.submit(form.action, { csrf: form.csrf, username: 'jane@example.test', password: PASSWORD });
+    const callback = await browser.follow(new URL(submitted.headers.get('location')!, issuer).toString(), CALLBACK);
+    const tokens = await oidc.authorizationCodeGrant(rp, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: state });
+    const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer}.well-known/jwks.json`)), { issuer, audience: api, typ: 'at+jwt' });
+    // The engine's API token carries the API's scopes only (Auth0 also lists openid and adds the
+    // userinfo URL to aud: not done yet, see the issue note).
+    expect(payload).toMatchObject({ sub: jane.user_id, azp: clientId, scope: 'read:orders', permissions: ['read:orders'] });
   });
 });

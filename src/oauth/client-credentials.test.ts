@@ -131,4 +131,19 @@ describeEachBackend('client_credentials at /oauth/token (openid-client as the cl
     expect(Date.now() - started).toBeLessThan(1500);
     await expect(jwtVerify(before.access_token, createRemoteJWKSet(new URL(`${issuer}.well-known/jwks.json`)), { issuer })).resolves.toBeDefined();
   });
+
+  it('adds a permissions claim for APIs with RBAC and the access_token_authz dialect', async () => {
+    const tenant = await t.services.tenants.resolve(undefined);
+    const stores = tenantStores(t.database.db, tenant.id, systemRuntime);
+    const rbacApi = 'https://rbac.example.test/';
+    await stores.resourceServers.insert({ identifier: rbacApi, name: 'RBAC API', enforcePolicies: true, tokenDialect: 'access_token_authz', scopes: [{ value: 'read:a', description: null }, { value: 'write:a', description: null }] });
+    await stores.clientGrants.insert({ clientId: admin.clientId, audience: rbacApi, scope: ['read:a'] });
+    const tokens = await oidc.clientCredentialsGrant(rp, { audience: rbacApi });
+    const { payload } = await jwtVerify(tokens.access_token, jwks(), { issuer, audience: rbacApi });
+    expect(payload.scope).toBe('read:a');
+    expect(payload.permissions).toEqual(['read:a']);
+    // Without RBAC there is no permissions claim.
+    const plain = await oidc.clientCredentialsGrant(rp, { audience: admin.audience, scope: 'read:users' });
+    expect((await jwtVerify(plain.access_token, jwks(), { issuer })).payload.permissions).toBeUndefined();
+  });
 });

@@ -10,6 +10,7 @@ import type { Database } from '../storage/database.js';
 import type { Runtime } from '../storage/runtime.js';
 import type { Tenant } from '../tenants/store.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
+import { accessTokenClaims } from './access-token-claims.js';
 import { adapterFactory } from './adapter.js';
 import { toClientMetadata } from './client-metadata.js';
 import { resourceServerInfo } from './resource-servers.js';
@@ -43,6 +44,7 @@ const DEFAULT_ACCESS_TOKEN_TTL = 86_400;
  */
 export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer: string, keys: KeySet): Provider {
   const stores = tenantStores(deps.database.db, tenant.id, deps.runtime);
+  const customizeAccessToken = accessTokenClaims(stores);
   const sessionSeconds = Math.round(tenant.settings.session_lifetime * 3600);
 
   const findClient = async (clientId: string) => {
@@ -173,16 +175,7 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
     },
     formats: {
       customizers: {
-        // Auth0's claims for machine tokens: sub `<client_id>@clients`,
-        // `azp`, and `gty: client-credentials`.
-        jwt(_ctx, token, jwt) {
-          if (token.kind === 'ClientCredentials') {
-            const clientId = jwt.payload.client_id as string;
-            jwt.payload.sub = `${clientId}@clients`;
-            jwt.payload.azp = clientId;
-            jwt.payload.gty = 'client-credentials';
-          }
-        },
+        jwt: (_ctx, token, jwt) => customizeAccessToken(token.kind, jwt),
       },
     },
     clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: keys.signing.alg as 'RS256' },
