@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { ProviderRegistry } from '../oauth/provider-registry.js';
+import { EventBus } from '../events/bus.js';
 import { passwordAuthenticator } from '../login/authenticator.js';
 import { createServices, type Services } from '../services.js';
 import type { Database } from '../storage/database.js';
@@ -34,6 +35,8 @@ export interface App {
   readonly resolver: TenantResolver;
   readonly metrics: Metrics;
   readonly registry: ProviderRegistry;
+  /** Authentication events (the logs capability subscribes). */
+  readonly events: EventBus;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -62,6 +65,8 @@ export function createApp(config: Config, deps: AppDeps): App {
     },
   });
 
+  const events = new EventBus((error, event) => deps.logger.error({ err: error, event }, 'event listener failed'));
+  const logError = (message: string, error: unknown) => deps.logger.error({ err: error }, message);
   const registry = new ProviderRegistry({
     checkIntervalMs: config.tenantCacheTtlMs,
     versions: () => tenantsStore(deps.database.db, services.runtime).configVersions(),
@@ -69,7 +74,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       // Loaded on first use: CLI commands and worker-only nodes never load the engine.
       const { createTenantProvider } = await import('../oauth/provider-factory.js');
       const keys = await services.keys.load(tenant.id);
-      const provider = createTenantProvider({ config, database: deps.database, runtime: services.runtime, secretBox: deps.secretBox, clients: services.clients }, tenant, issuer, keys);
+      const provider = createTenantProvider({ config, database: deps.database, runtime: services.runtime, secretBox: deps.secretBox, clients: services.clients, events, logError }, tenant, issuer, keys);
       return { provider, jwks: keys.jwks };
     },
   });
@@ -97,6 +102,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       resolver,
       registry,
       authenticator: passwordAuthenticator(services.users),
+      events,
       formSecret: (tenantId) => deps.secretBox.deriveSecret(`login-form:${tenantId}`),
       users: services.users,
       allowedLogoutUrls: async (tenantId, clientId) => {
@@ -109,5 +115,5 @@ export function createApp(config: Config, deps: AppDeps): App {
       isFirstParty: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId))?.isFirstParty ?? false,
     });
   }
-  return { app, services, readiness, resolver, metrics, registry };
+  return { app, services, readiness, resolver, metrics, registry, events };
 }

@@ -86,6 +86,8 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
   });
 
   it('answers the same for an unknown user and a wrong password, and refuses a form without its token', async () => {
+    const failures: string[] = [];
+    t.events.on('login.failed', (e) => void failures.push(`${e.identifier}:${e.reason}`));
     for (const [username, password] of [['jane@example.test', 'not the password at all'], ['nobody@example.test', PASSWORD]] as const) {
       const browser = new HttpBrowser();
       const { response } = await startLogin(browser);
@@ -96,6 +98,7 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
       expect(page).toContain('Wrong email or password.');
       expect(page).toContain(`value="${username}"`);
     }
+    expect(failures).toEqual(['jane@example.test:wrong_credentials', 'nobody@example.test:wrong_credentials']);
     const browser = new HttpBrowser();
     const { response } = await startLogin(browser);
     const form = loginForm(await response!.text(), issuer);

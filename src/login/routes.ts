@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parse as parseQuery } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { EventBus } from '../events/bus.js';
 import type { ProviderRegistry, TenantEngine } from '../oauth/provider-registry.js';
 import type { RequestTenant } from '../tenants/routes.js';
 import { LOGIN_CSS } from './assets.js';
@@ -20,6 +21,7 @@ export interface PasswordAuthenticator {
 export interface LoginRoutesOptions {
   readonly registry: ProviderRegistry;
   readonly authenticator: PasswordAuthenticator;
+  readonly events: EventBus;
   /** Per-tenant secret for form tokens. */
   readonly formSecret: (tenantId: string) => string;
   /** Whether a client is first-party (no consent asked, as in Auth0). */
@@ -104,11 +106,14 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     const identifier = typeof body.username === 'string' ? body.username.trim() : '';
     const password = typeof body.password === 'string' ? body.password : '';
     const result = identifier && password ? await options.authenticator.authenticate({ tenantId: context.tenant.id, identifier, password, ip: request.ip }) : ({ ok: false, reason: 'wrong_credentials' } as const);
+    const clientId = details.params.client_id as string | undefined;
     if (!result.ok) {
+      options.events.emit('login.failed', { tenantId: context.tenant.id, identifier, clientId, reason: result.reason, ip: request.ip });
       pageSecurityHeaders(reply, nonce);
       const message = result.reason === 'blocked' ? 'Your account has been blocked. Contact the administrator.' : WRONG_CREDENTIALS;
       return reply.code(400).send(loginPage(branding, nonce, { action: `/u/login?state=${details.uid}`, csrf: csrfToken(secret, details.uid), clientName, username: identifier, error: message }));
     }
+    options.events.emit('login.succeeded', { tenantId: context.tenant.id, userId: result.userId, clientId, ip: request.ip });
     return finish(engine, request, reply, { login: { accountId: result.userId, amr: ['pwd'] } });
   });
 }

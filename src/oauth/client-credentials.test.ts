@@ -146,4 +146,15 @@ describeEachBackend('client_credentials at /oauth/token (openid-client as the cl
     const plain = await oidc.clientCredentialsGrant(rp, { audience: admin.audience, scope: 'read:users' });
     expect((await jwtVerify(plain.access_token, jwks(), { issuer })).payload.permissions).toBeUndefined();
   });
+
+  it('feeds token issuance and failures to the event bus, without secrets', async () => {
+    const seen: Array<[string, Record<string, unknown>]> = [];
+    t.events.on('token.issued', (e) => void seen.push(['token.issued', e]));
+    t.events.on('token.failed', (e) => void seen.push(['token.failed', e]));
+    await oidc.clientCredentialsGrant(rp, { audience: admin.audience, scope: 'read:users' });
+    await tokenError({ grant_type: 'client_credentials', client_id: admin.clientId, client_secret: 'wrong', audience: admin.audience });
+    expect(seen[0]).toEqual(['token.issued', expect.objectContaining({ grantType: 'client_credentials', clientId: admin.clientId, audience: admin.audience, scope: 'read:users' })]);
+    expect(seen[1]).toEqual(['token.failed', expect.objectContaining({ error: 'invalid_client', grantType: 'client_credentials' })]);
+    expect(JSON.stringify(seen)).not.toContain(admin.clientSecret);
+  });
 });

@@ -4,6 +4,7 @@ import { pageCsp } from '../login/csp.js';
 import { errorPage, loggedOutPage, logoutConfirmPage } from '../login/views.js';
 import type { Config } from '../config/config.js';
 import type { ClientsService } from '../clients/service.js';
+import type { EventBus } from '../events/bus.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { KeySet } from '../keys/service.js';
 import type { Database } from '../storage/database.js';
@@ -12,6 +13,7 @@ import type { Tenant } from '../tenants/store.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
 import { accessTokenClaims } from './access-token-claims.js';
 import { adapterFactory } from './adapter.js';
+import { forwardEngineEvents } from './engine-events.js';
 import { toClientMetadata } from './client-metadata.js';
 import { resourceServerInfo } from './resource-servers.js';
 
@@ -32,6 +34,8 @@ export interface ProviderDeps {
   readonly runtime: Runtime;
   readonly secretBox: SecretBox;
   readonly clients: ClientsService;
+  readonly events: EventBus;
+  readonly logError: (message: string, error: unknown) => void;
 }
 
 const DEFAULT_ACCESS_TOKEN_TTL = 86_400;
@@ -184,5 +188,6 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
 
   const provider = new Provider(issuer, configuration);
   provider.proxy = deps.config.trustProxy !== false;
+  forwardEngineEvents(provider, tenant.id, deps.events, deps.logError);
   return provider;
 }

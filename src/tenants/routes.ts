@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import { errorBody } from '../http/errors.js';
 import { managementAudience } from '../management/scopes.js';
+import type { EventBus } from '../events/bus.js';
 import { logoutRoutes } from '../login/logout-routes.js';
 import { loginRoutes, type PasswordAuthenticator } from '../login/routes.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
@@ -36,6 +37,7 @@ export async function tenantRoutes(
     resolver: TenantResolver;
     registry: ProviderRegistry;
     authenticator: PasswordAuthenticator;
+    events: EventBus;
     formSecret: (tenantId: string) => string;
     isFirstParty: (tenantId: string, clientId: string) => Promise<boolean>;
     users: UsersService;
@@ -58,7 +60,7 @@ export async function tenantRoutes(
   await app.register(oauthRoutes, { registry: options.registry });
   await app.register(logoutRoutes, { registry: options.registry, allowedLogoutUrls: options.allowedLogoutUrls });
   await app.register(signupRoutes, { users: options.users, clientExists: options.clientExists });
-  await app.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, formSecret: options.formSecret, isFirstParty: options.isFirstParty });
+  await app.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, events: options.events, formSecret: options.formSecret, isFirstParty: options.isFirstParty });
 
   app.get('/', async function tenantInfo(request) {
     const { tenant, issuer } = request.tenantContext as RequestTenant;
