@@ -56,6 +56,11 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     reply.header('cache-control', 'public, max-age=31536000, immutable').type('text/css; charset=utf-8').send(LOGIN_CSS.body);
   });
 
+  // Browsers ask every origin for a favicon; answer without an error.
+  app.get('/favicon.ico', function favicon(_request, reply) {
+    reply.header('cache-control', 'public, max-age=86400').code(204).send();
+  });
+
   async function interaction(request: FastifyRequest, reply: FastifyReply) {
     const context = request.tenantContext as RequestTenant;
     const engine = await options.registry.get(context.tenant, context.issuer);

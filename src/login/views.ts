@@ -37,19 +37,22 @@ export interface LoginView {
 }
 
 export function loginPage(branding: Branding, nonce: string, view: LoginView): string {
+  // After a failed attempt: both fields point at the message, and focus goes
+  // to the password (the email is kept), so keyboard users retype only it.
+  const invalid = view.error ? html` aria-invalid="true" aria-describedby="form-error"` : '';
   return layout(
     branding,
     nonce,
-    'Log in',
+    view.error ? 'Error: log in' : 'Log in',
     html`<h1>Welcome</h1>
 <p class="lead">Log in to ${branding.tenantName} to continue to ${view.clientName}.</p>
 ${view.error ? html`<p class="error" role="alert" id="form-error">${view.error}</p>` : ''}
 <form method="post" action="${view.action}" novalidate>
 <input type="hidden" name="csrf" value="${view.csrf}">
 <label for="username">Email address</label>
-<input id="username" name="username" type="text" inputmode="email" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="${view.username}"${view.error ? html` aria-describedby="form-error"` : ''}>
+<input id="username" name="username" type="text" inputmode="email" autocomplete="username" autocapitalize="none" spellcheck="false" required${view.username ? '' : html` autofocus`} value="${view.username}"${invalid}>
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
+<input id="password" name="password" type="password" autocomplete="current-password" required${view.username ? html` autofocus` : ''}${invalid}>
 <button type="submit">Continue</button>
 </form>`,
   );

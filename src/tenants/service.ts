@@ -100,7 +100,7 @@ export function tenantsService(config: Config, database: Database, keys: KeysSer
       const existing = await registry().findDefault();
       if (existing) return { tenant: existing, created: false };
       try {
-        const tenant = await create({ name: DEFAULT_TENANT_NAME, domains: [config.publicHost], isDefault: true });
+        const tenant = await create({ name: DEFAULT_TENANT_NAME, domains: [config.publicHost], isDefault: true, friendlyName: 'Portcullis' });
         return { tenant, created: true };
       } catch (error) {
         const winner = await registry().findDefault();
