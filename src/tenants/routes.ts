@@ -8,6 +8,7 @@ import { loginRoutes, type PasswordAuthenticator } from '../login/routes.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { UsersService } from '../users/service.js';
 import { signupRoutes } from '../users/signup-routes.js';
+import { installProtocolErrorHandling } from '../oauth/protocol-errors.js';
 import { oauthRoutes } from '../oauth/routes.js';
 import { tenantIssuer } from './issuer.js';
 import type { TenantResolver } from './resolver.js';
@@ -57,6 +58,9 @@ export async function tenantRoutes(
     return undefined;
   });
 
+  // Every tenant route speaks the protocol's error language (RFC 6749) for
+  // malformed input, and refuses NUL characters in parameters.
+  installProtocolErrorHandling(app);
   await app.register(oauthRoutes, { registry: options.registry });
   await app.register(logoutRoutes, { registry: options.registry, allowedLogoutUrls: options.allowedLogoutUrls });
   await app.register(signupRoutes, { users: options.users, clientExists: options.clientExists });
