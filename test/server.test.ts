@@ -40,6 +40,30 @@ describeEachBackend('portcullis start', (backend) => {
     }
   });
 
+  it('a key rotation by another process (the CLI) is served by the running node within about a second', async () => {
+    const env = { DATABASE_URL: testDb.url, PUBLIC_URL: 'https://id.example.test' };
+    const server = await spawnServer([], env);
+    try {
+      await waitForStatus(`${server.base}/readyz`, 200, 20_000);
+      const kids = async () => ((await (await fetch(`${server.base}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid).sort();
+      const before = await kids();
+      const rotated = await runCli(['keys', 'rotate', '--json'], env);
+      expect(rotated.code).toBe(0);
+      const { next } = JSON.parse(rotated.stdout) as { next: string };
+      const started = Date.now();
+      let after = await kids();
+      while (!after.includes(next) && Date.now() - started < 5000) {
+        await new Promise((r) => setTimeout(r, 50));
+        after = await kids();
+      }
+      expect(after).toContain(next);
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(after).toEqual(expect.arrayContaining(before)); // previous keys stay published
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
   it('--role worker serves health and metrics but no tenant routes', async () => {
     const server = await spawnServer(['--role', 'worker'], { DATABASE_URL: testDb.url });
     try {
