@@ -10,6 +10,7 @@ export interface AuthEvents {
   'token.failed': { tenantId: string; grantType: string | undefined; clientId: string | undefined; error: string; description: string | undefined; ip: string };
   'login.succeeded': { tenantId: string; userId: string; clientId: string | undefined; ip: string };
   'login.failed': { tenantId: string; identifier: string; clientId: string | undefined; reason: 'wrong_credentials' | 'blocked'; ip: string };
+  'signup.succeeded': { tenantId: string; userId: string; clientId: string | undefined; ip: string };
   'logout.succeeded': { tenantId: string; clientId: string | undefined; ip: string };
   'engine.error': { tenantId: string; message: string };
 }

@@ -101,7 +101,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       config,
       resolver,
       registry,
-      authenticator: passwordAuthenticator(services.users),
+      authenticator: passwordAuthenticator(services.users, deps.database, services.runtime),
       events,
       formSecret: (tenantId) => deps.secretBox.deriveSecret(`login-form:${tenantId}`),
       users: services.users,

@@ -213,4 +213,29 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
     // userinfo URL to aud: not done yet, see the issue note).
     expect(payload).toMatchObject({ sub: jane.user_id, azp: clientId, scope: 'read:orders', permissions: ['read:orders'] });
   });
+
+  it('signs a new user up through the signup page (screen_hint=signup) and logs them in', async () => {
+    const browser = new HttpBrowser();
+    const { verifier, state, response, url } = await startLogin(browser, { screen_hint: 'signup' });
+    expect(new URL(url).pathname).toBe('/u/signup');
+    const page = await response!.text();
+    expect(page).toContain('<label for="email">');
+    const form = loginForm(page, issuer);
+
+    const weak = await browser.submit(form.action, { csrf: form.csrf, email: 'sam@example.test', password: 'short' });
+    expect(weak.status).toBe(400);
+    const weakPage = await weak.text();
+    expect(weakPage).toContain('role="alert"');
+    expect(weakPage).toContain('value="sam@example.test"');
+
+    const created = await browser.submit(form.action, { csrf: form.csrf, email: 'sam@example.test', password: 'a perfectly long passphrase' });
+    expect(created.status).toBe(303);
+    const callback = await browser.follow(new URL(created.headers.get('location')!, issuer).toString(), CALLBACK);
+    const tokens = await oidc.authorizationCodeGrant(rp, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: state });
+    expect(tokens.claims()).toMatchObject({ email: 'sam@example.test' });
+
+    // The login page links to signup.
+    const login = await startLogin(new HttpBrowser());
+    expect(await login.response!.text()).toMatch(/href="\/u\/signup\?state=[^"]+">Sign up</);
+  });
 });

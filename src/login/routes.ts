@@ -7,7 +7,7 @@ import type { RequestTenant } from '../tenants/routes.js';
 import { LOGIN_CSS } from './assets.js';
 import { pageCsp } from './csp.js';
 import { csrfToken, csrfValid } from './csrf.js';
-import { errorPage, loginPage, type Branding } from './views.js';
+import { errorPage, loginPage, signupPage, type Branding } from './views.js';
 
 export const WRONG_CREDENTIALS = 'Wrong email or password.';
 
@@ -16,6 +16,9 @@ export type AuthenticationResult = { ok: true; userId: string } | { ok: false; r
 /** What the login page needs from the users capability. */
 export interface PasswordAuthenticator {
   authenticate(input: { tenantId: string; identifier: string; password: string; ip: string }): Promise<AuthenticationResult>;
+  /** Whether the login page offers signup, and the password length it asks. */
+  signupPolicy(tenantId: string): Promise<{ enabled: boolean; minLength: number }>;
+  signup(input: { tenantId: string; email: string; password: string }): Promise<{ ok: true; userId: string } | { ok: false; message: string }>;
 }
 
 export interface LoginRoutesOptions {
@@ -93,9 +96,20 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
       pageSecurityHeaders(reply, nonce);
       return reply.code(400).send(errorPage(branding, nonce, 'Not supported', `Unexpected prompt "${details.prompt.name}".`));
     }
+    const signup = await options.authenticator.signupPolicy(context.tenant.id);
+    if (details.params.screen_hint === 'signup' && signup.enabled) return reply.redirect(`/u/signup?state=${details.uid}`, 303);
     pageSecurityHeaders(reply, nonce);
     const loginHint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
-    return reply.send(loginPage(branding, nonce, { action: `/u/login?state=${details.uid}`, csrf: csrfToken(options.formSecret(context.tenant.id), details.uid), clientName, username: loginHint, error: undefined }));
+    return reply.send(
+      loginPage(branding, nonce, {
+        action: `/u/login?state=${details.uid}`,
+        csrf: csrfToken(options.formSecret(context.tenant.id), details.uid),
+        clientName,
+        username: loginHint,
+        error: undefined,
+        signupUrl: signup.enabled ? `/u/signup?state=${details.uid}` : undefined,
+      }),
+    );
   });
 
   app.post('/u/login', async function submitLogin(request, reply) {
@@ -119,6 +133,59 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
       return reply.code(400).send(loginPage(branding, nonce, { action: `/u/login?state=${details.uid}`, csrf: csrfToken(secret, details.uid), clientName, username: identifier, error: message }));
     }
     options.events.emit('login.succeeded', { tenantId: context.tenant.id, userId: result.userId, clientId, ip: request.ip });
+    return finish(engine, request, reply, { login: { accountId: result.userId, amr: ['pwd'] } });
+  });
+
+  async function signupContext(request: FastifyRequest, reply: FastifyReply) {
+    const found = await interaction(request, reply);
+    if (!found) return undefined;
+    const policy = await options.authenticator.signupPolicy(found.context.tenant.id);
+    if (!policy.enabled || found.details.prompt.name !== 'login') {
+      pageSecurityHeaders(reply, found.nonce);
+      reply.code(403).send(errorPage(found.branding, found.nonce, 'Sign up unavailable', 'New accounts cannot be created here. Go back to the application.'));
+      return undefined;
+    }
+    return { ...found, policy };
+  }
+
+  const signupView = (details: InteractionDetails, secret: string, clientName: string, minLength: number, email: string, error: string | undefined) => ({
+    action: `/u/signup?state=${details.uid}`,
+    csrf: csrfToken(secret, details.uid),
+    clientName,
+    email,
+    error,
+    loginUrl: `/u/login?state=${details.uid}`,
+    minLength,
+  });
+
+  app.get('/u/signup', async function showSignup(request, reply) {
+    const found = await signupContext(request, reply);
+    if (!found) return reply;
+    const { context, nonce, branding, details, clientName, policy } = found;
+    pageSecurityHeaders(reply, nonce);
+    return reply.send(signupPage(branding, nonce, signupView(details, options.formSecret(context.tenant.id), clientName, policy.minLength, '', undefined)));
+  });
+
+  app.post('/u/signup', async function submitSignup(request, reply) {
+    const found = await signupContext(request, reply);
+    if (!found) return reply;
+    const { context, engine, nonce, branding, details, clientName, policy } = found;
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const secret = options.formSecret(context.tenant.id);
+    if (!csrfValid(secret, details.uid, body.csrf)) {
+      pageSecurityHeaders(reply, nonce);
+      return reply.code(403).send(errorPage(branding, nonce, 'Request refused', 'This form was not submitted from this page. Go back to the application and try again.'));
+    }
+    const email = typeof body.email === 'string' ? body.email.trim() : '';
+    const password = typeof body.password === 'string' ? body.password : '';
+    const result = await options.authenticator.signup({ tenantId: context.tenant.id, email, password });
+    if (!result.ok) {
+      pageSecurityHeaders(reply, nonce);
+      return reply.code(400).send(signupPage(branding, nonce, signupView(details, secret, clientName, policy.minLength, email, result.message)));
+    }
+    const clientId = details.params.client_id as string | undefined;
+    options.events.emit('signup.succeeded', { tenantId: context.tenant.id, userId: result.userId, clientId, ip: request.ip });
+    // Auth0 signs the new user in straight away.
     return finish(engine, request, reply, { login: { accountId: result.userId, amr: ['pwd'] } });
   });
 }

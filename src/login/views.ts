@@ -34,6 +34,8 @@ export interface LoginView {
   readonly clientName: string;
   readonly username: string;
   readonly error: string | undefined;
+  /** Link to the signup page, when the connection allows signup. */
+  readonly signupUrl?: string | undefined;
 }
 
 export function loginPage(branding: Branding, nonce: string, view: LoginView): string {
@@ -54,7 +56,8 @@ ${view.error ? html`<p class="error" role="alert" id="form-error">${view.error}<
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required${view.username ? html` autofocus` : ''}${invalid}>
 <button type="submit">Continue</button>
-</form>`,
+</form>
+${view.signupUrl ? html`<p class="alt">Don't have an account? <a href="${view.signupUrl}">Sign up</a></p>` : ''}`,
   );
 }
 
@@ -78,4 +81,36 @@ ${trusted(engineForm)}
 export function loggedOutPage(branding: Branding, nonce: string): string {
   return layout(branding, nonce, 'Logged out', html`<h1>You are logged out</h1>
 <p class="lead">You have been logged out of ${branding.tenantName}. You can close this window.</p>`);
+}
+
+export interface SignupView {
+  readonly action: string;
+  readonly csrf: string;
+  readonly clientName: string;
+  readonly email: string;
+  readonly error: string | undefined;
+  readonly loginUrl: string;
+  readonly minLength: number;
+}
+
+export function signupPage(branding: Branding, nonce: string, view: SignupView): string {
+  const invalid = view.error ? html` aria-invalid="true" aria-describedby="form-error"` : '';
+  return layout(
+    branding,
+    nonce,
+    view.error ? 'Error: sign up' : 'Sign up',
+    html`<h1>Create your account</h1>
+<p class="lead">Sign up to ${branding.tenantName} to continue to ${view.clientName}.</p>
+${view.error ? html`<p class="error" role="alert" id="form-error">${view.error}</p>` : ''}
+<form method="post" action="${view.action}" novalidate>
+<input type="hidden" name="csrf" value="${view.csrf}">
+<label for="email">Email address</label>
+<input id="email" name="email" type="email" autocomplete="email" autocapitalize="none" spellcheck="false" required${view.email ? '' : html` autofocus`} value="${view.email}"${invalid}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required minlength="${view.minLength}" aria-describedby="password-rule"${view.email ? html` autofocus` : ''}${view.error ? html` aria-invalid="true"` : ''}>
+<p id="password-rule" class="lead">At least ${view.minLength} characters. Long passphrases are welcome.</p>
+<button type="submit">Sign up</button>
+</form>
+<p class="alt">Already have an account? <a href="${view.loginUrl}">Log in</a></p>`,
+  );
 }

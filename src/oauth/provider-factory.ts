@@ -155,7 +155,7 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
         useGrantedResource: () => true,
       },
     },
-    extraParams: ['audience'],
+    extraParams: ['audience', 'screen_hint'],
     // Refresh tokens rotate on every use; presenting a used one revokes the
     // whole grant and everything issued under it (the engine's reuse
     // detection; RFC 9700 §4.14.2).
