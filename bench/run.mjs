@@ -11,7 +11,9 @@
 // BENCH_LATENCY_DURATION (10 s), BENCH_LATENCY_TOOL (paced | autocannon |
 // both), BENCH_ALGS (RS256,ES256), BENCH_PG_URL
 // (postgres://postgres@127.0.0.1:5432), BENCH_START_RUNS (5),
-// BENCH_IDLE_WAIT (5 s), BENCH_SERVER_CPU (0), BENCH_LOADGEN_CPU (1).
+// BENCH_IDLE_WAIT (5 s), BENCH_SERVER_CPU (0), BENCH_LOADGEN_CPU (1),
+// BENCH_QUIET_WAIT (20 s per run) and BENCH_QUIET_BUDGET (120 s in all):
+// how long to wait for both cores to be idle before a run's warm-up.
 import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -93,6 +95,8 @@ const settings = Object.freeze({
   latencyTool: choiceSetting('BENCH_LATENCY_TOOL', 'paced', ['paced', 'autocannon', 'both']),
   algs: algsSetting(),
   pgUrl: process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432',
+  quietWaitSeconds: intSetting('BENCH_QUIET_WAIT', 20, 0, 600),
+  quietBudgetSeconds: intSetting('BENCH_QUIET_BUDGET', 120, 0, 3600),
 });
 
 if (settings.serverCpu === settings.loadgenCpu) throw new Error('BENCH_SERVER_CPU and BENCH_LOADGEN_CPU must differ: servers and load generator get a core each');
@@ -372,6 +376,35 @@ async function measureWindow(server, fn, { dbProcess } = {}) {
   };
 }
 
+let quietSpentMs = 0;
+
+/**
+ * On a shared machine, waits (at most BENCH_QUIET_WAIT seconds per run and
+ * BENCH_QUIET_BUDGET in all) until both pinned cores were under 15 % busy
+ * for half a second, so that a run is less likely to start while other work
+ * is running. Call it while the server under test is idle. Returns what
+ * happened, for the run's record.
+ */
+async function waitForQuiet() {
+  const limitMs = Math.max(0, Math.min(settings.quietWaitSeconds * 1000, settings.quietBudgetSeconds * 1000 - quietSpentMs));
+  const started = performance.now();
+  let busy = [NaN, NaN];
+  for (let attempt = 0; attempt < 1 + Math.ceil(limitMs / 500); attempt++) {
+    const before = [coreTicks(settings.serverCpu), coreTicks(settings.loadgenCpu)];
+    await sleep(500);
+    busy = [settings.serverCpu, settings.loadgenCpu].map((cpu, i) => {
+      const now = coreTicks(cpu);
+      return ((now.busy - before[i].busy) / Math.max(1, now.total - before[i].total)) * 100;
+    });
+    if (busy.every((b) => b < 15) || performance.now() - started >= limitMs) break;
+  }
+  const waitedMs = performance.now() - started;
+  quietSpentMs += Math.max(0, waitedMs - 500);
+  const quiet = busy.every((b) => b < 15);
+  if (!quiet) log(`cores still busy (${busy.map((b) => Math.round(b)).join(' %, ')} %) after ${Math.round(waitedMs / 1000)} s; measuring anyway`);
+  return { quiet, waitedMs, busyPercent: busy };
+}
+
 /** The fields every autocannon run records (tables and JSON). */
 function loadRecord(result) {
   return {
@@ -397,6 +430,7 @@ async function throughputRun(kind, round) {
     await serveHandful(kind, port);
     await sleep(settings.idleWaitSeconds * 1000);
     const idle = memoryKiB(server.pid);
+    const quiet = await waitForQuiet();
     if (settings.warmupSeconds > 0) await load(port, settings.warmupSeconds);
 
     const window = await measureWindow(server, () => load(port, settings.durationSeconds));
@@ -414,6 +448,7 @@ async function throughputRun(kind, round) {
       serverCoreBusyPercent: window.serverCoreBusyPercent,
       loadgenCoreBusyPercent: window.loadgenCoreBusyPercent,
       memory: { idle, afterLoad },
+      quiet,
       load: loadRecord(result),
     };
     checkRun(`round ${round} ${kind}`, run);
@@ -515,6 +550,7 @@ const harness = {
   startServer,
   stopServer,
   measureWindow,
+  waitForQuiet,
   loadRecord,
   checkRun,
   load,

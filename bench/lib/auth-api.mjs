@@ -144,6 +144,7 @@ async function latencyRuns(h, started, request, rate, meta) {
   const out = {};
   const tools = h.settings.latencyTool === 'both' ? ['paced', 'autocannon'] : [h.settings.latencyTool];
   for (const tool of tools) {
+    await h.waitForQuiet();
     if (tool === 'paced') {
       const window = await h.measureWindow(server, () => h.paced(port, h.settings.latencySeconds, rate, request, PACED_WARMUP_SECONDS));
       const r = window.result;
@@ -219,7 +220,7 @@ async function startTokenServer(h, subject, alg, shared) {
   } catch (error) {
     if (alg === 'RS256' || !/invalid_client_metadata.*id_token_signed_response_alg/.test(error.message)) throw error;
     shared.clientAlg.add(alg);
-    h.warn(`${scenario} ${subject.server}: ${error.message.split('\n')[0]} — Portcullis cannot issue tokens on an ${alg} tenant to a client without jwt_configuration.alg (src/oauth/client-metadata.ts defaults id_token_signed_response_alg to RS256). Workaround for the measurement: the admin client's jwt_configuration.alg is set to ${alg} in the database before the server starts, in every ${alg} run.`);
+    h.warn(`${error.message.split('\n')[0]} — Portcullis cannot issue tokens on an ${alg} tenant to a client without jwt_configuration.alg (src/oauth/client-metadata.ts defaults id_token_signed_response_alg to RS256). Workaround for the measurement: the admin client's jwt_configuration.alg is set to ${alg} in the database before the server starts, in every ${alg} run.`);
     return attempt(true);
   }
 }
@@ -232,12 +233,14 @@ async function tokenRun(h, subject, alg, round, latencyRate, shared) {
   try {
     let tokens = 1;
     const statsBefore = postgres ? await databaseStats(h.settings.pgUrl, started.db.name) : undefined;
+    const quiet = await h.waitForQuiet();
     if (h.settings.warmupSeconds > 0) {
       const warm = await h.load(started.port, h.settings.warmupSeconds, request);
       tokens += warm.requests.total;
       if (warm.non2xx > 0 || warm.errors > 0) h.warn(`${scenario} round ${round} ${subject.server}: ${warm.non2xx} non-2xx and ${warm.errors} errors during the warm-up`);
     }
     const run = await maxRun(h, started, request, meta, { dbProcess: postgres ? 'postgres' : undefined });
+    run.quiet = quiet;
     run.token = facts;
     tokens += run.load.requestsTotal;
     const rate = latencyRate?.(run.load.requestsPerSecond);
@@ -287,8 +290,10 @@ async function readRuns(h, round, floorRate) {
   let floor;
   const endpoints = async (started, server, paths) => {
     for (const [endpoint, path] of paths) {
+      const quiet = await h.waitForQuiet();
       if (h.settings.warmupSeconds > 0) await h.load(started.port, h.settings.warmupSeconds, { path });
-      runs.push(await maxRun(h, started, { path }, { scenario: `GET ${endpoint}`, endpoint, server, backend: server === 'portcullis-sqlite' ? 'sqlite' : 'memory', round }));
+      const run = await maxRun(h, started, { path }, { scenario: `GET ${endpoint}`, endpoint, server, backend: server === 'portcullis-sqlite' ? 'sqlite' : 'memory', round });
+      runs.push({ ...run, quiet });
     }
   };
 
@@ -407,14 +412,20 @@ export function summarizeAuthApi(authApi, goals) {
         const withLatency = mine.find((r) => r.latency);
         const db = mine.filter((r) => r.database).map((r) => r.database);
         const ratio = server === 'baseline' || !baselineRps ? undefined : rps.median / baselineRps.median;
+        const cpuMicros = stat(mine, (r) => r.serverCpuMicrosPerRequest);
+        const dbCpuMicros = stat(mine, (r) => r.dbCpuMicrosPerRequest);
+        const baselineCpu = stat(baseline, (r) => r.serverCpuMicrosPerRequest);
+        // The same comparison per CPU-second (server + PostgreSQL): steadier than req/s on a shared machine.
+        const cpuRatio = server === 'baseline' || !baselineCpu ? undefined : baselineCpu.median / (cpuMicros.median + (dbCpuMicros?.median ?? 0));
         summary.token.push({
           alg,
           server,
           backend: mine[0].backend,
           rps,
-          cpuMicros: stat(mine, (r) => r.serverCpuMicrosPerRequest),
-          dbCpuMicros: stat(mine, (r) => r.dbCpuMicrosPerRequest),
+          cpuMicros,
+          dbCpuMicros,
           ratio,
+          cpuRatio,
           ratioPerRound: server === 'baseline' ? undefined : mine.map((r) => r.load.requestsPerSecond / baseline.find((b) => b.round === r.round)?.load.requestsPerSecond),
           met: ratio === undefined ? undefined : ratio >= goals.tokenVsBaseline,
           latency: withLatency?.latency,
@@ -437,14 +448,19 @@ export function summarizeAuthApi(authApi, goals) {
         const baseline = rpsOf(endpoint, 'baseline');
         const vsBaseline = portcullis.median / baseline.median;
         const vsHello = portcullis.median / hello.median;
+        const portcullisCpu = cpuOf(endpoint, 'portcullis-sqlite');
+        const baselineCpu = cpuOf(endpoint, 'baseline');
+        const helloCpu = cpuOf('healthz', 'bare-fastify');
         return {
           endpoint,
           portcullis,
           baseline,
-          portcullisCpuMicros: cpuOf(endpoint, 'portcullis-sqlite'),
-          baselineCpuMicros: cpuOf(endpoint, 'baseline'),
+          portcullisCpuMicros: portcullisCpu,
+          baselineCpuMicros: baselineCpu,
           vsBaseline,
           vsHello,
+          cpuVsBaseline: baselineCpu.median / portcullisCpu.median,
+          cpuVsHello: helloCpu.median / portcullisCpu.median,
           metBaseline: vsBaseline >= goals.readVsBaseline,
           metHello: vsHello >= goals.readVsHelloWorld,
           flagged: runs.some((r) => r.endpoint === endpoint && r.flagged),

@@ -158,3 +158,25 @@ describeEachBackend('client_credentials at /oauth/token (openid-client as the cl
     expect(JSON.stringify(seen)).not.toContain(admin.clientSecret);
   });
 });
+
+describeEachBackend('tenants that sign with ES256 or EdDSA', (backend) => {
+  // Regression: clients defaulted to RS256 ID tokens, so every token request
+  // of a non-RSA tenant failed with invalid_client_metadata.
+  it.each(['ES256', 'EdDSA'] as const)('issue %s-signed access tokens verifiable with the tenant JWKS', async (alg) => {
+    const t = await startTestApp(backend, { SIGNING_ALG: alg });
+    try {
+      const tenant = await t.services.tenants.resolve(undefined);
+      const admin = await t.services.clients.ensureAdminClient(tenant.id);
+      const res = await t.app.inject({ method: 'POST', url: '/oauth/token', payload: { grant_type: 'client_credentials', client_id: admin.clientId, client_secret: admin.clientSecret, audience: admin.audience } });
+      expect(res.statusCode).toBe(200);
+      const token = (res.json() as { access_token: string }).access_token;
+      expect(decodeProtectedHeader(token).alg).toBe(alg);
+      const jwksBody = (await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: Array<{ kid: string; alg: string }> };
+      const key = jwksBody.keys.find((k) => k.kid === decodeProtectedHeader(token).kid)!;
+      const { importJWK } = await import('jose');
+      await expect(jwtVerify(token, await importJWK(key as never, alg))).resolves.toBeDefined();
+    } finally {
+      await t.cleanup();
+    }
+  });
+});

@@ -36,7 +36,9 @@ export function toClientMetadata(client: StoredClient, secret: string | undefine
     redirect_uris: redirectUris,
     post_logout_redirect_uris: stringArray(config.allowed_logout_urls),
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
-    id_token_signed_response_alg: typeof jwt.alg === 'string' ? jwt.alg : 'RS256',
+    // Unset unless the client chose one: the engine's client default is the
+    // tenant's signing algorithm (an RS256 default here broke ES256 tenants).
+    ...(typeof jwt.alg === 'string' ? { id_token_signed_response_alg: jwt.alg } : {}),
     application_type: client.appType === 'native' ? 'native' : 'web',
   };
 }
