@@ -16,12 +16,25 @@ export function generateClientSecret(): string {
 
 const secretContext = (tenantId: string, clientId: string) => `client-secret:${tenantId}:${clientId}`;
 
+const REVEALED_CACHE_SIZE = 1000;
+
 export function clientsService(database: Database, box: SecretBox, runtime: Runtime) {
+  // Decrypting costs as much as signing a token, and the engine needs the
+  // secret on every client authentication. Keyed by the sealed value itself,
+  // so a rotated secret can never be served stale; bounded, in memory only.
+  const revealed = new Map<string, string>();
+
   return {
     /** Decrypts a client's secret (for the engine's client authentication). */
     async revealSecret(tenantId: string, client: StoredClient): Promise<string | undefined> {
       if (client.secretSealed === null) return undefined;
-      return box.open(client.secretSealed, secretContext(tenantId, client.clientId));
+      const key = `${tenantId}:${client.clientId}:${client.secretSealed}`;
+      const cached = revealed.get(key);
+      if (cached !== undefined) return cached;
+      const secret = await box.open(client.secretSealed, secretContext(tenantId, client.clientId));
+      if (revealed.size >= REVEALED_CACHE_SIZE) revealed.delete(revealed.keys().next().value as string);
+      revealed.set(key, secret);
+      return secret;
     },
 
     /**

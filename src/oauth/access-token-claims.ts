@@ -14,7 +14,7 @@ interface JwtParts {
  *   a `permissions` array is added — the user's effective permissions (roles
  *   and direct), or for machine tokens the scopes of the client grant.
  */
-export function accessTokenClaims(stores: Pick<TenantStores, 'resourceServers' | 'roles'>) {
+export function accessTokenClaims(stores: { resourceServers: Pick<TenantStores['resourceServers'], 'findByIdentifier'>; roles: Pick<TenantStores['roles'], 'effectivePermissions'> }) {
   return async function customize(kind: string, jwt: JwtParts): Promise<void> {
     const clientId = jwt.payload.client_id as string;
     jwt.payload.azp = clientId;

@@ -10,6 +10,8 @@ import type { KeySet } from '../keys/service.js';
 import type { Database } from '../storage/database.js';
 import type { Runtime } from '../storage/runtime.js';
 import type { Tenant } from '../tenants/store.js';
+import type { ResourceServer } from '../apis/store.js';
+import { TtlCache } from '../storage/ttl-cache.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
 import { accessTokenClaims } from './access-token-claims.js';
 import { adapterFactory } from './adapter.js';
@@ -48,7 +50,13 @@ const DEFAULT_ACCESS_TOKEN_TTL = 86_400;
  */
 export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer: string, keys: KeySet): Provider {
   const stores = tenantStores(deps.database.db, tenant.id, deps.runtime);
-  const customizeAccessToken = accessTokenClaims(stores);
+  // APIs (with their scopes) are read on every token request; a 1-second
+  // cache (the same staleness bound as tenant resolution) saves the reads.
+  const apiCache = new TtlCache<ResourceServer | undefined>(deps.config.tenantCacheTtlMs, 500);
+  const apis = {
+    findByIdentifier: (identifier: string) => apiCache.get(identifier, () => stores.resourceServers.findByIdentifier(identifier)),
+  };
+  const customizeAccessToken = accessTokenClaims({ resourceServers: apis, roles: stores.roles });
   const sessionSeconds = Math.round(tenant.settings.session_lifetime * 3600);
 
   const findClient = async (clientId: string) => {
@@ -151,7 +159,7 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
         // Auth0's `audience` arrives as `resource` (auth0-params.ts); without
         // it, the tenant's default audience applies, as in Auth0.
         defaultResource: () => tenant.settings.default_audience ?? undefined,
-        getResourceServerInfo: resourceServerInfo(stores, { defaultTtlSeconds: DEFAULT_ACCESS_TOKEN_TTL, signingAlg: keys.signing.alg }),
+        getResourceServerInfo: resourceServerInfo({ resourceServers: apis, clientGrants: stores.clientGrants }, { defaultTtlSeconds: DEFAULT_ACCESS_TOKEN_TTL, signingAlg: keys.signing.alg }),
         useGrantedResource: () => true,
       },
     },

@@ -14,7 +14,7 @@ import type { TenantStores } from '../tenants/tenant-stores.js';
  *   scope, every granted scope (Auth0 issues all of them);
  * - user flows: the scopes the API defines (RBAC filtering comes with users).
  */
-export function resourceServerInfo(stores: Pick<TenantStores, 'resourceServers' | 'clientGrants'>, options: { defaultTtlSeconds: number; signingAlg: string }) {
+export function resourceServerInfo(stores: { resourceServers: Pick<TenantStores['resourceServers'], 'findByIdentifier'>; clientGrants: Pick<TenantStores['clientGrants'], 'find'> }, options: { defaultTtlSeconds: number; signingAlg: string }) {
   return async function getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: { clientId: string }): Promise<EngineResourceServer> {
     const api = await stores.resourceServers.findByIdentifier(indicator);
     if (!api) throw new errors.InvalidTarget(`Service not found: ${indicator}`);
