@@ -14,10 +14,11 @@
 // BENCH_IDLE_WAIT (5 s), BENCH_SERVER_CPU (0), BENCH_LOADGEN_CPU (1),
 // BENCH_QUIET_WAIT (20 s per run) and BENCH_QUIET_BUDGET (120 s in all):
 // how long to wait for both cores to be idle before a run's warm-up.
+import { build, buildIsCurrent } from '../bin/build.js';
 import autocannon from 'autocannon';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -131,35 +132,13 @@ function reexecPinned() {
 
 // ------------------------------------------------------------------ build
 
-const stamp = join(root, 'dist', '.build-stamp');
-
-/** Same rule as bin/portcullis.js: newest non-test .ts under src/, or a config file. */
-function newestSourceMtime(dir) {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function buildIsCurrent() {
-  if (!existsSync(stamp)) return false;
-  const configs = ['tsconfig.json', 'tsconfig.build.json', 'package.json'].map((f) => statSync(join(root, f)).mtimeMs);
-  return statSync(stamp).mtimeMs >= Math.max(newestSourceMtime(join(root, 'src')), ...configs);
-}
-
-/** Builds dist/ when stale, so that no timed start includes a tsc run. */
+/** Builds dist/ when stale (the launcher's rule, bin/build.js), so that no timed start includes a tsc run. */
 function ensureBuild() {
-  if (buildIsCurrent()) return { rebuilt: false };
+  if (buildIsCurrent(root)) return { rebuilt: false };
   log('dist/ is stale: building with tsc');
   const started = performance.now();
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: ['ignore', 2, 2], timeout: 600_000 });
-  if (result.status !== 0) throw new Error('tsc build failed');
-  writeFileSync(stamp, new Date().toISOString() + '\n');
-  if (!buildIsCurrent()) throw new Error('build stamp is still older than the sources (clock skew?)');
+  if (!build(root)) throw new Error('tsc build failed');
+  if (!buildIsCurrent(root)) throw new Error('build stamp is still older than the sources (clock skew?)');
   return { rebuilt: true, ms: performance.now() - started };
 }
 
