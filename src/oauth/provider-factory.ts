@@ -59,10 +59,21 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
   const customizeAccessToken = accessTokenClaims({ resourceServers: apis, roles: stores.roles });
   const sessionSeconds = Math.round(tenant.settings.session_lifetime * 3600);
 
-  const findClient = async (clientId: string) => {
-    const client = await stores.clients.findById(clientId);
-    if (!client) return undefined;
-    return toClientMetadata(client, await deps.clients.revealSecret(tenant.id, client));
+  // Clients and client grants are read on every token request. Like tenants
+  // and APIs they may be served up to TENANT_CACHE_TTL_MS (1 s) old: a rotated
+  // secret, a deleted client or a changed grant takes effect on every node
+  // within that bound. Bounded; never longer-lived.
+  const cacheTtl = deps.config.tenantCacheTtlMs;
+  const clientCache = new TtlCache<Record<string, unknown> | undefined>(cacheTtl, 1000);
+  const findClient = (clientId: string) =>
+    clientCache.get(clientId, async () => {
+      const client = await stores.clients.findById(clientId);
+      if (!client) return undefined;
+      return toClientMetadata(client, await deps.clients.revealSecret(tenant.id, client));
+    });
+  const grantCache = new TtlCache<Awaited<ReturnType<typeof stores.clientGrants.find>>>(cacheTtl, 1000);
+  const clientGrants = {
+    find: (clientId: string, audience: string) => grantCache.get(`${clientId} ${audience}`, () => stores.clientGrants.find(clientId, audience)),
   };
 
   /** Claims by scope (OIDC Core §5.4), from the user row in Auth0's shape. */
@@ -159,7 +170,7 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
         // Auth0's `audience` arrives as `resource` (auth0-params.ts); without
         // it, the tenant's default audience applies, as in Auth0.
         defaultResource: () => tenant.settings.default_audience ?? undefined,
-        getResourceServerInfo: resourceServerInfo({ resourceServers: apis, clientGrants: stores.clientGrants }, { defaultTtlSeconds: DEFAULT_ACCESS_TOKEN_TTL, signingAlg: keys.signing.alg }),
+        getResourceServerInfo: resourceServerInfo({ resourceServers: apis, clientGrants }, { defaultTtlSeconds: DEFAULT_ACCESS_TOKEN_TTL, signingAlg: keys.signing.alg }),
         useGrantedResource: () => true,
       },
     },
