@@ -301,9 +301,13 @@ function paced(port, seconds, rate, request, warmupSeconds = 0) {
     currentPaced = undefined;
   });
 }
-/** A handful of requests such as a probe and an operator would make, then checks they worked. */
+/**
+ * A handful of requests such as a probe, an operator and a relying party
+ * would make (discovery and JWKS build the tenant's protocol engine, so idle
+ * RSS includes it), then checks they worked.
+ */
 async function serveHandful(kind, port) {
-  const paths = kind === 'bare' ? ['/healthz'] : ['/healthz', '/readyz', '/metrics', '/'];
+  const paths = kind === 'bare' ? ['/healthz'] : ['/healthz', '/readyz', '/metrics', '/', '/.well-known/openid-configuration', '/.well-known/jwks.json'];
   for (let i = 0; i < 5; i++) {
     for (const path of paths) {
       const response = await get(port, path);
