@@ -132,6 +132,12 @@ export function resourceServersStore(db: Executor, tenantId: string, runtime: Ru
       await db.updateTable('resource_servers').set({ updated_at: isoNow(runtime) }).where('id', '=', id).execute();
     },
 
+    /** The identifier of the tenant's system API (the Management API), without loading its scopes. */
+    async systemApiIdentifier(): Promise<string | undefined> {
+      const row = await db.selectFrom('resource_servers').select('identifier').where('tenant_id', '=', tenantId).where('is_system', '=', true).executeTakeFirst();
+      return row?.identifier;
+    },
+
     /**
      * Moves the tenant's system API (the Management API) to a new identifier,
      * with the audience of the client grants that refer to it. Call inside a

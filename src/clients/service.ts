@@ -75,8 +75,8 @@ export function clientsService(database: Database, box: SecretBox, runtime: Runt
         // Two concurrent runs must not create two admin clients.
         await lockTenant(database, trx, tenantId);
         const stores = tenantStores(trx, tenantId, runtime);
-        const api = (await stores.resourceServers.list()).find((rs) => rs.isSystem);
-        if (!api) throw new Error('the tenant has no Management API resource server');
+        const audience = await stores.resourceServers.systemApiIdentifier();
+        if (!audience) throw new Error('the tenant has no Management API resource server');
         let client = await stores.clients.findSystemByName(ADMIN_CLIENT_NAME);
         if (client) {
           await stores.clients.setSecret(client.clientId, await box.seal(secret, secretContext(tenantId, client.clientId)));
@@ -93,10 +93,10 @@ export function clientsService(database: Database, box: SecretBox, runtime: Runt
             config: { grant_types: ['client_credentials'] },
           });
         }
-        const grant = await stores.clientGrants.find(client.clientId, api.identifier);
+        const grant = await stores.clientGrants.find(client.clientId, audience);
         if (grant) await stores.clientGrants.updateScope(grant.id, MANAGEMENT_SCOPES);
-        else await stores.clientGrants.insert({ clientId: client.clientId, audience: api.identifier, scope: MANAGEMENT_SCOPES });
-        return { clientId: client.clientId, clientSecret: secret, audience: api.identifier };
+        else await stores.clientGrants.insert({ clientId: client.clientId, audience, scope: MANAGEMENT_SCOPES });
+        return { clientId: client.clientId, clientSecret: secret, audience };
       });
     },
   };

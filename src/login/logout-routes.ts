@@ -1,20 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { RequestTenant } from '../tenants/routes.js';
-import { pageCsp } from './csp.js';
-import { errorPage, loggedOutPage, type Branding } from './views.js';
+import { brandingOf, sendPage } from './page-reply.js';
+import { errorPage, loggedOutPage } from './views.js';
 
 export interface LogoutRoutesOptions {
   readonly registry: ProviderRegistry;
   /** The client's `allowed_logout_urls`, or undefined when the client does not exist. */
   readonly allowedLogoutUrls: (tenantId: string, clientId: string) => Promise<readonly string[] | undefined>;
-}
-
-function sendPage(reply: FastifyReply, status: number, page: (nonce: string) => string): FastifyReply {
-  const nonce = randomBytes(16).toString('base64url');
-  return reply.code(status).header('content-security-policy', pageCsp(nonce)).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(page(nonce));
 }
 
 /**
@@ -27,13 +21,12 @@ function sendPage(reply: FastifyReply, status: number, page: (nonce: string) => 
 export async function logoutRoutes(app: FastifyInstance, options: LogoutRoutesOptions): Promise<void> {
   app.get('/v2/logout', async function auth0Logout(request, reply) {
     const { tenant, issuer } = request.tenantContext as RequestTenant;
-    const settings = tenant.settings;
-    const branding: Branding = { tenantName: settings.friendly_name ?? tenant.name, logoUrl: settings.picture_url, primaryColor: settings.primary_color };
+    const branding = brandingOf(tenant);
     const query = request.query as Record<string, unknown>;
     const clientId = typeof query.client_id === 'string' ? query.client_id : undefined;
     const returnTo = typeof query.returnTo === 'string' ? query.returnTo : undefined;
 
-    let allowed: readonly string[] = settings.allowed_logout_urls;
+    let allowed: readonly string[] = tenant.settings.allowed_logout_urls;
     if (clientId !== undefined) {
       const list = await options.allowedLogoutUrls(tenant.id, clientId);
       if (!list) return sendPage(reply, 400, (nonce) => errorPage(branding, nonce, 'Logout failed', 'The client_id is not known.'));

@@ -1,13 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { parse as parseQuery } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EventBus } from '../events/bus.js';
+import { acceptFormBodies } from '../http/form-body.js';
+import { handOverResponse } from '../oauth/hand-over.js';
 import type { ProviderRegistry, TenantEngine } from '../oauth/provider-registry.js';
 import type { RequestTenant } from '../tenants/routes.js';
 import { LOGIN_CSS } from './assets.js';
-import { pageCsp } from './csp.js';
 import { csrfToken, csrfValid } from './csrf.js';
-import { errorPage, loginPage, signupPage, type Branding } from './views.js';
+import { brandingOf, newNonce, pageHeaders } from './page-reply.js';
+import { errorPage, loginPage, signupPage } from './views.js';
 
 export const WRONG_CREDENTIALS = 'Wrong email or password.';
 
@@ -31,19 +31,6 @@ export interface LoginRoutesOptions {
   readonly isFirstParty: (tenantId: string, clientId: string) => Promise<boolean>;
 }
 
-function pageSecurityHeaders(reply: FastifyReply, nonce: string): void {
-  reply
-    .header('content-security-policy', pageCsp(nonce))
-    .header('cache-control', 'no-store')
-    .header('pragma', 'no-cache')
-    .type('text/html; charset=utf-8');
-}
-
-function brandingOf(context: RequestTenant): Branding {
-  const settings = context.tenant.settings;
-  return { tenantName: settings.friendly_name ?? context.tenant.name, logoUrl: settings.picture_url, primaryColor: settings.primary_color };
-}
-
 /**
  * Universal login: server-rendered pages for the engine's interactions.
  * The engine redirects the browser here (`/u/login?state=<uid>`); a
@@ -51,9 +38,7 @@ function brandingOf(context: RequestTenant): Branding {
  * authorization request.
  */
 export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOptions): Promise<void> {
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, function parseForm(_request, body, done) {
-    done(null, parseQuery(body as string));
-  });
+  acceptFormBodies(app, { bodyLimit: 16 * 1024 });
 
   app.get(LOGIN_CSS.path, function loginCss(_request, reply) {
     reply.header('cache-control', 'public, max-age=31536000, immutable').type('text/css; charset=utf-8').send(LOGIN_CSS.body);
@@ -67,8 +52,8 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
   async function interaction(request: FastifyRequest, reply: FastifyReply) {
     const context = request.tenantContext as RequestTenant;
     const engine = await options.registry.get(context.tenant, context.issuer);
-    const nonce = randomBytes(16).toString('base64url');
-    const branding = brandingOf(context);
+    const nonce = newNonce();
+    const branding = brandingOf(context.tenant);
     const state = (request.query as { state?: unknown }).state;
     try {
       const details = await engine.provider.interactionDetails(request.raw, reply.raw);
@@ -76,7 +61,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
       const client = await engine.provider.Client.find(details.params.client_id as string);
       return { context, engine, nonce, branding, details, clientName: client?.clientName ?? 'the application' };
     } catch {
-      pageSecurityHeaders(reply, nonce);
+      pageHeaders(reply, nonce);
       reply.code(400).send(errorPage(branding, nonce, 'Session expired', 'Your login session has expired or is not valid in this browser. Go back to the application and try again.'));
       return undefined;
     }
@@ -89,16 +74,16 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     if (details.prompt.name === 'consent') {
       const firstParty = await options.isFirstParty(context.tenant.id, details.params.client_id as string);
       if (firstParty) return finish(engine, request, reply, { consent: { grantId: await approveAll(engine, details) } });
-      pageSecurityHeaders(reply, nonce);
+      pageHeaders(reply, nonce);
       return reply.code(400).send(errorPage(branding, nonce, 'Not supported yet', 'This third-party application asks for consent, which this server does not support yet.'));
     }
     if (details.prompt.name !== 'login') {
-      pageSecurityHeaders(reply, nonce);
+      pageHeaders(reply, nonce);
       return reply.code(400).send(errorPage(branding, nonce, 'Not supported', `Unexpected prompt "${details.prompt.name}".`));
     }
     const signup = await options.authenticator.signupPolicy(context.tenant.id);
     if (details.params.screen_hint === 'signup' && signup.enabled) return reply.redirect(`/u/signup?state=${details.uid}`, 303);
-    pageSecurityHeaders(reply, nonce);
+    pageHeaders(reply, nonce);
     const loginHint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
     return reply.send(
       loginPage(branding, nonce, {
@@ -119,7 +104,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     const body = (request.body ?? {}) as Record<string, unknown>;
     const secret = options.formSecret(context.tenant.id);
     if (!csrfValid(secret, details.uid, body.csrf) || details.prompt.name !== 'login') {
-      pageSecurityHeaders(reply, nonce);
+      pageHeaders(reply, nonce);
       return reply.code(403).send(errorPage(branding, nonce, 'Request refused', 'This form was not submitted from this login page. Go back to the application and try again.'));
     }
     const identifier = typeof body.username === 'string' ? body.username.trim() : '';
@@ -128,7 +113,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     const clientId = details.params.client_id as string | undefined;
     if (!result.ok) {
       options.events.emit('login.failed', { tenantId: context.tenant.id, identifier, clientId, reason: result.reason, ip: request.ip });
-      pageSecurityHeaders(reply, nonce);
+      pageHeaders(reply, nonce);
       const message = result.reason === 'blocked' ? 'Your account has been blocked. Contact the administrator.' : WRONG_CREDENTIALS;
       return reply.code(400).send(loginPage(branding, nonce, { action: `/u/login?state=${details.uid}`, csrf: csrfToken(secret, details.uid), clientName, username: identifier, error: message }));
     }
@@ -141,7 +126,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     if (!found) return undefined;
     const policy = await options.authenticator.signupPolicy(found.context.tenant.id);
     if (!policy.enabled || found.details.prompt.name !== 'login') {
-      pageSecurityHeaders(reply, found.nonce);
+      pageHeaders(reply, found.nonce);
       reply.code(403).send(errorPage(found.branding, found.nonce, 'Sign up unavailable', 'New accounts cannot be created here. Go back to the application.'));
       return undefined;
     }
@@ -162,7 +147,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     const found = await signupContext(request, reply);
     if (!found) return reply;
     const { context, nonce, branding, details, clientName, policy } = found;
-    pageSecurityHeaders(reply, nonce);
+    pageHeaders(reply, nonce);
     return reply.send(signupPage(branding, nonce, signupView(details, options.formSecret(context.tenant.id), clientName, policy.minLength, '', undefined)));
   });
 
@@ -173,14 +158,14 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     const body = (request.body ?? {}) as Record<string, unknown>;
     const secret = options.formSecret(context.tenant.id);
     if (!csrfValid(secret, details.uid, body.csrf)) {
-      pageSecurityHeaders(reply, nonce);
+      pageHeaders(reply, nonce);
       return reply.code(403).send(errorPage(branding, nonce, 'Request refused', 'This form was not submitted from this page. Go back to the application and try again.'));
     }
     const email = typeof body.email === 'string' ? body.email.trim() : '';
     const password = typeof body.password === 'string' ? body.password : '';
     const result = await options.authenticator.signup({ tenantId: context.tenant.id, email, password });
     if (!result.ok) {
-      pageSecurityHeaders(reply, nonce);
+      pageHeaders(reply, nonce);
       return reply.code(400).send(signupPage(branding, nonce, signupView(details, secret, clientName, policy.minLength, email, result.message)));
     }
     const clientId = details.params.client_id as string | undefined;
@@ -210,10 +195,7 @@ async function approveAll(engine: TenantEngine, details: InteractionDetails): Pr
 
 /** Lets the engine write its 303 redirect back to the authorization endpoint. */
 async function finish(engine: TenantEngine, request: FastifyRequest, reply: FastifyReply, result: Record<string, unknown>): Promise<FastifyReply> {
-  for (const [name, value] of Object.entries(reply.getHeaders())) {
-    if (value !== undefined) reply.raw.setHeader(name, value as string);
-  }
-  reply.hijack();
+  handOverResponse(reply);
   await engine.provider.interactionFinished(request.raw, reply.raw, result, { mergeWithLastSubmission: 'consent' in result });
   return reply;
 }

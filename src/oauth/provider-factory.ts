@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { pageCsp } from '../login/csp.js';
+import { brandingOf, newNonce } from '../login/page-reply.js';
 import { errorPage, loggedOutPage, logoutConfirmPage } from '../login/views.js';
 import type { Config } from '../config/config.js';
 import type { ClientsService } from '../clients/service.js';
@@ -128,9 +128,9 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
    * redirect_uri: never redirected, RFC 9700 §2.1): our error page, with the
    * page CSP. The OAuth error code is shown; internal details are not.
    */
-  const branding = { tenantName: tenant.settings.friendly_name ?? tenant.name, logoUrl: tenant.settings.picture_url, primaryColor: tenant.settings.primary_color };
+  const branding = brandingOf(tenant);
   const renderPage = (ctx: KoaContextWithOIDC, page: (nonce: string) => string) => {
-    const nonce = randomBytes(16).toString('base64url');
+    const nonce = newNonce();
     ctx.set('content-security-policy', pageCsp(nonce));
     ctx.set('cache-control', 'no-store');
     ctx.type = 'html';

@@ -1,7 +1,8 @@
-import { parse as parseQuery } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { acceptFormBodies } from '../http/form-body.js';
 import type { RequestTenant } from '../tenants/routes.js';
 import { toEngineAuthorizeUrl, toEngineTokenBody } from './auth0-params.js';
+import { handOverResponse } from './hand-over.js';
 import type { CachedBody, ProviderRegistry, TenantEngine } from './provider-registry.js';
 
 /** Public documents: cacheable by browsers and CDNs, revalidated by ETag. */
@@ -13,16 +14,9 @@ function serveCached(request: FastifyRequest, reply: FastifyReply, cached: Cache
   return reply.type('application/json; charset=utf-8').send(cached.body);
 }
 
-/**
- * Hands the request to the tenant's engine. Headers already set on the
- * Fastify reply (request id, security headers) are copied to the raw
- * response, which the engine then writes.
- */
+/** Hands the request to the tenant's engine, which writes the response. */
 function handOver(engine: TenantEngine, request: FastifyRequest, reply: FastifyReply): void {
-  for (const [name, value] of Object.entries(reply.getHeaders())) {
-    if (value !== undefined) reply.raw.setHeader(name, value as string);
-  }
-  reply.hijack();
+  handOverResponse(reply);
   engine.handle(request.raw, reply.raw);
 }
 
@@ -40,10 +34,7 @@ export async function oauthRoutes(app: FastifyInstance, options: { registry: Pro
 
   // Protocol bodies are parsed here (form or JSON, as Auth0 accepts) so that
   // Auth0 parameters can be translated; the engine takes the parsed body.
-  app.removeContentTypeParser('application/x-www-form-urlencoded');
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, function parseForm(_request, body, done) {
-    done(null, parseQuery(body as string));
-  });
+  acceptFormBodies(app);
 
   app.get('/.well-known/openid-configuration', async function discovery(request, reply) {
     return serveCached(request, reply, (await engineFor(request)).discovery);

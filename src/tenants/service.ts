@@ -27,9 +27,7 @@ export function tenantsService(config: Config, database: Database, keys: KeysSer
   const registry = () => tenantsStore(database.db, runtime);
 
   async function primaryDomain(tenantId: string): Promise<string | undefined> {
-    const domains = await registry().listDomains();
-    const own = domains.filter((d) => d.tenantId === tenantId);
-    return (own.find((d) => d.isPrimary) ?? own[0])?.domain;
+    return registry().primaryDomainOf(tenantId);
   }
 
   async function issuerOf(tenant: Tenant): Promise<string> {
@@ -118,26 +116,27 @@ export function tenantsService(config: Config, database: Database, keys: KeysSer
     async syncIssuers(): Promise<string[]> {
       const changed: string[] = [];
       for (const tenant of await registry().list()) {
-        const moved = await writeTransaction(database, async (trx) => {
+        // Read first: at a normal start nothing has changed, and no tenant
+        // should cost a write transaction (or a row lock) for nothing.
+        const current = await registry().primaryDomainOf(tenant.id);
+        const domain = tenant.isDefault ? config.publicHost : current;
+        const audience = managementAudience(tenantIssuer(config, tenant, domain));
+        const inStep = current === domain && (await tenantStores(database.db, tenant.id, runtime).resourceServers.systemApiIdentifier()) === audience;
+        if (inStep) continue;
+        await writeTransaction(database, async (trx) => {
           await lockTenant(database, trx, tenant.id);
-          let domainChanged = false;
-          if (tenant.isDefault) {
-            const owner = await tenantsStore(trx, runtime).findByDomain(config.publicHost);
+          const store = tenantsStore(trx, runtime);
+          if (tenant.isDefault && (await store.primaryDomainOf(tenant.id)) !== config.publicHost) {
+            const owner = await store.findByDomain(config.publicHost);
             if (owner && owner.id !== tenant.id) {
               throw new TenantInputError(`PUBLIC_URL's host "${config.publicHost}" belongs to tenant "${owner.name}", not to the default tenant`);
             }
-            const current = (await tenantsStore(trx, runtime).listDomains()).find((d) => d.tenantId === tenant.id && d.isPrimary)?.domain;
-            if (current !== config.publicHost) {
-              await tenantsStore(trx, runtime).replacePrimaryDomain(tenant.id, config.publicHost);
-              domainChanged = true;
-            }
+            await store.replacePrimaryDomain(tenant.id, config.publicHost);
           }
-          const primary = (await tenantsStore(trx, runtime).listDomains()).find((d) => d.tenantId === tenant.id && d.isPrimary)?.domain;
-          const renamed = await tenantStores(trx, tenant.id, runtime).resourceServers.renameSystemApi(managementAudience(tenantIssuer(config, tenant, primary)));
-          if (domainChanged || renamed) await tenantsStore(trx, runtime).bumpConfigVersion(tenant.id);
-          return domainChanged || renamed;
+          await tenantStores(trx, tenant.id, runtime).resourceServers.renameSystemApi(audience);
+          await store.bumpConfigVersion(tenant.id);
         });
-        if (moved) changed.push(tenant.name);
+        changed.push(tenant.name);
       }
       return changed;
     },

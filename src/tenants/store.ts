@@ -92,6 +92,18 @@ export function tenantsStore(db: Executor, runtime: Runtime) {
       return rows.map((r) => ({ domain: r.domain, tenantId: r.tenant_id, isPrimary: decodeBool(r.is_primary) }));
     },
 
+    /** The tenant's primary domain (or, lacking one, its first), by index. */
+    async primaryDomainOf(tenantId: string): Promise<string | undefined> {
+      const row = await db
+        .selectFrom('tenant_domains')
+        .select('domain')
+        .where('tenant_id', '=', tenantId)
+        .orderBy('is_primary', 'desc')
+        .orderBy('domain')
+        .executeTakeFirst();
+      return row?.domain;
+    },
+
     async domainTaken(domain: string): Promise<boolean> {
       const row = await db.selectFrom('tenant_domains').select('domain').where('domain', '=', domain).executeTakeFirst();
       return row !== undefined;

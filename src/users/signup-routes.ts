@@ -1,5 +1,5 @@
-import { parse as parseQuery } from 'node:querystring';
 import type { FastifyInstance } from 'fastify';
+import { acceptFormBodies } from '../http/form-body.js';
 import type { RequestTenant } from '../tenants/routes.js';
 import { UserError, type UserErrorCode } from './errors.js';
 import type { UsersService } from './service.js';
@@ -23,9 +23,7 @@ function signupError(statusCode: number, code: string, description: string, name
  * statusCode }` with 400.
  */
 export async function signupRoutes(app: FastifyInstance, options: { users: UsersService; clientExists: (tenantId: string, clientId: string) => Promise<boolean> }): Promise<void> {
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, function parseForm(_request, body, done) {
-    done(null, parseQuery(body as string));
-  });
+  acceptFormBodies(app, { bodyLimit: 16 * 1024 });
 
   app.post('/dbconnections/signup', async function signup(request, reply) {
     const { tenant } = request.tenantContext as RequestTenant;
