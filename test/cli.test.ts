@@ -1,4 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, describeEachBackend, openTestDatabase, type TestDatabase } from './support/backends.js';
@@ -121,6 +124,16 @@ describeEachBackend('portcullis CLI', (backend) => {
     const app = await runCli(['client', 'create', 'Sample', '--callback', 'http://localhost:4000/callback', '--logout-url', 'http://localhost:4000/', '--json'], env);
     expect(app.code).toBe(0);
     expect(JSON.parse(app.stdout)).toMatchObject({ issuer: 'https://login.example.test/', client_id: expect.stringMatching(/^[A-Za-z0-9]{32}$/), client_secret: expect.any(String) });
+    // private_key_jwt: a public key instead of a secret (the flag reaches the command).
+    const keyFile = join(tmpdir(), `portcullis-cli-${process.pid}-ec.pem`);
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(keyFile, publicKey.export({ type: 'spki', format: 'pem' }));
+    const keyed = await runCli(['client', 'create', 'Keyed', '--type', 'non_interactive', '--public-key-file', keyFile, '--alg', 'ES256', '--json'], env);
+    rmSync(keyFile, { force: true });
+    expect(keyed.code).toBe(0);
+    const keyedOut = JSON.parse(keyed.stdout) as Record<string, unknown>;
+    expect(keyedOut.client_secret).toBeUndefined();
+    expect(keyedOut.client_id).toEqual(expect.stringMatching(/^[A-Za-z0-9]{32}$/));
     const insecure = await runCli(['client', 'create', 'Bad', '--callback', 'http://evil.example/cb'], env);
     expect(insecure.code).toBe(2);
     expect(failureLine(insecure.stderr)).toBe('portcullis: "http://evil.example/cb" must be https (http only for localhost)');

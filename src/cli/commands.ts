@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { CredentialError, publicKeyCredential, type PublicKeyCredential } from '../clients/credentials.js';
 import type { Config } from '../config/config.js';
 import { SIGNING_ALGS, type SigningAlg } from '../keys/generate.js';
 import { migrateToLatest } from '../storage/migrate.js';
 import { openDatabase } from '../storage/open.js';
 import { openServices } from '../server.js';
+import { systemRuntime } from '../storage/runtime.js';
 import { DEFAULT_DATABASE_CONNECTION } from '../connections/store.js';
 import { UsageError } from './errors.js';
 
@@ -101,14 +104,39 @@ export async function adminClientCommand(config: Config, logger: Logger, output:
   });
 }
 
+/** Reads a PEM public key file into a client credential; any fault is a usage error naming the file. */
+async function credentialFromFile(file: string, alg: string | undefined): Promise<PublicKeyCredential> {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --public-key-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    return await publicKeyCredential({ pem, ...(alg !== undefined ? { alg } : {}) }, systemRuntime);
+  } catch (error) {
+    if (error instanceof CredentialError) throw new UsageError(`--public-key-file ${file}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Creates an application. With `publicKeyFile` (a PEM public key: RSA of 2048
+ * bits or more, or P-256) it authenticates with private_key_jwt, signing its
+ * assertions with the matching private key (RS256 or ES256; `alg` may pick
+ * PS256 for an RSA key), and gets no secret.
+ */
 export async function clientCreateCommand(
   config: Config,
   logger: Logger,
   output: Output,
-  args: { tenant?: string; name: string; appType: string; callbacks: string[]; logoutUrls: string[]; json: boolean },
+  args: { tenant?: string; name: string; appType: string; callbacks: string[]; logoutUrls: string[]; publicKeyFile?: string; alg?: string; json: boolean },
 ): Promise<void> {
   const types = ['regular_web', 'spa', 'native', 'non_interactive'];
   if (!types.includes(args.appType)) throw new UsageError(`--type must be one of ${types.join(', ')}`);
+  if (args.publicKeyFile !== undefined && (args.appType === 'spa' || args.appType === 'native')) {
+    throw new UsageError('--public-key-file is for confidential applications (--type regular_web or non_interactive)');
+  }
   for (const url of [...args.callbacks, ...args.logoutUrls]) {
     let parsed: URL;
     try {
@@ -119,20 +147,29 @@ export async function clientCreateCommand(
     const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
     if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) throw new UsageError(`"${url}" must be https (http only for localhost)`);
   }
+  // The key is checked before the database is opened: a bad file fails fast.
+  const credential = args.publicKeyFile !== undefined ? await credentialFromFile(args.publicKeyFile, args.alg) : undefined;
   await withServices(config, logger, async ({ services }) => {
     const tenant = await services.tenants.resolve(args.tenant);
     const interactive = args.appType !== 'non_interactive';
     const created = await services.clients.create(tenant.id, {
       name: args.name,
       appType: args.appType,
+      ...(credential ? { tokenEndpointAuthMethod: 'private_key_jwt' } : {}),
       config: {
         callbacks: args.callbacks,
         allowed_logout_urls: args.logoutUrls,
         grant_types: interactive ? ['authorization_code', 'refresh_token'] : ['client_credentials'],
+        ...(credential ? { client_authentication_methods: { private_key_jwt: { credentials: [credential] } } } : {}),
       },
     });
     const issuer = await services.tenants.issuerOf(tenant);
-    const result = { issuer, client_id: created.clientId, ...(created.clientSecret ? { client_secret: created.clientSecret } : {}) };
+    const result = {
+      issuer,
+      client_id: created.clientId,
+      ...(created.clientSecret ? { client_secret: created.clientSecret } : {}),
+      ...(credential ? { token_endpoint_auth_method: 'private_key_jwt', kid: credential.kid, alg: credential.alg } : {}),
+    };
     if (args.json) return output.out(JSON.stringify(result));
     output.out(`Created application "${args.name}" in tenant "${tenant.name}"${created.clientSecret ? ' (the secret is shown only now)' : ''}:`);
     for (const [k, v] of Object.entries(result)) output.out(`  ${k}: ${v}`);

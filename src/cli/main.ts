@@ -18,7 +18,8 @@ Commands:
   keys list [--tenant <name>] [--json]       list signing keys and their states
   admin-client [--tenant <name>] [--json]    create (or rotate the secret of) a Management API client
   client create <name> --callback <url>...   create an application (--type regular_web|spa|native|non_interactive,
-                                             --logout-url <url>..., --tenant <name>, --json)
+                                             --logout-url <url>..., --tenant <name>, --json; --public-key-file <pem>
+                                             [--alg RS256|PS256|ES256] for private_key_jwt instead of a secret)
   user create <email>                        create a database user; the password is read from PORTCULLIS_PASSWORD
                                              or the first line of standard input (--tenant <name>, --json)
 
@@ -57,6 +58,7 @@ function parse(argv: string[]) {
         callback: { type: 'string', multiple: true },
         'logout-url': { type: 'string', multiple: true },
         type: { type: 'string' },
+        'public-key-file': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -103,6 +105,8 @@ async function dispatch(argv: string[]): Promise<void> {
           appType: values.type ?? 'regular_web',
           callbacks: values.callback ?? [],
           logoutUrls: values['logout-url'] ?? [],
+          ...(values['public-key-file'] ? { publicKeyFile: values['public-key-file'] } : {}),
+          ...(values.alg ? { alg: values.alg } : {}),
           json,
         });
       }

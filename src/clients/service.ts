@@ -38,9 +38,11 @@ export function clientsService(database: Database, box: SecretBox, runtime: Runt
     },
 
     /**
-     * Creates a client. Confidential clients get a generated secret, returned
-     * once in plain text and stored sealed. `config` carries the rest of
-     * Auth0's client object (callbacks, grant_types, …).
+     * Creates a client. Clients that authenticate with a secret get a
+     * generated one, returned once in plain text and stored sealed; public
+     * clients and private_key_jwt clients (which sign with their own key,
+     * kept in `config.client_authentication_methods`) get none. `config`
+     * carries the rest of Auth0's client object (callbacks, grant_types, …).
      */
     async create(
       tenantId: string,
@@ -48,7 +50,7 @@ export function clientsService(database: Database, box: SecretBox, runtime: Runt
     ): Promise<{ clientId: string; clientSecret: string | undefined }> {
       const clientId = runtime.randomId('', 32, 'alnum');
       const method = input.tokenEndpointAuthMethod ?? (input.appType === 'spa' || input.appType === 'native' ? 'none' : 'client_secret_post');
-      const secret = method === 'none' ? undefined : generateClientSecret();
+      const secret = method === 'none' || method === 'private_key_jwt' ? undefined : generateClientSecret();
       await writeTransaction(database, async (trx) => {
         await tenantStores(trx, tenantId, runtime).clients.insert({
           clientId,

@@ -74,7 +74,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       // Loaded on first use: CLI commands and worker-only nodes never load the engine.
       const { createTenantProvider } = await import('../oauth/provider-factory.js');
       const keys = await services.keys.load(tenant.id);
-      const provider = createTenantProvider({ config, database: deps.database, runtime: services.runtime, secretBox: deps.secretBox, clients: services.clients, events, logError }, tenant, issuer, keys);
+      const provider = createTenantProvider({ config, database: deps.database, runtime: services.runtime, secretBox: deps.secretBox, clients: services.clients, users: services.users, events, logError }, tenant, issuer, keys);
       return { provider, jwks: keys.jwks };
     },
   });
@@ -112,6 +112,7 @@ export function createApp(config: Config, deps: AppDeps): App {
         return Array.isArray(urls) ? urls.filter((u): u is string => typeof u === 'string') : [];
       },
       clientExists: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId)) !== undefined,
+      describeApi: (tenantId, identifier) => tenantStores(deps.database.db, tenantId, services.runtime).resourceServers.findByIdentifier(identifier),
       isFirstParty: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId))?.isFirstParty ?? false,
     });
   }

@@ -19,6 +19,13 @@ input[type=text], input[type=email], input[type=password] { width: 100%; padding
 input:focus, button:focus, a:focus { outline: 3px solid var(--primary); outline-offset: 2px; }
 button { width: 100%; margin-top: 1.5rem; padding: .7rem; font: inherit; font-weight: 600; color: #fff;
   background: var(--primary); border: 0; border-radius: 4px; cursor: pointer; }
+button.secondary { color: var(--primary); background: #fff; border: 1px solid var(--primary); }
+h2 { font-size: 1rem; margin: 1.25rem 0 .5rem; overflow-wrap: anywhere; }
+ul.scopes { margin: 0; padding-left: 1.25rem; }
+ul.scopes li { margin: .35rem 0; }
+.scope { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; }
+.scope-description { display: block; color: #555; }
+.actions { display: flex; gap: .75rem; }
 .error { margin: 0 0 1rem; padding: .6rem .75rem; border-radius: 4px; background: #fdecea; color: #8a1c14; }
 .logo { display: block; max-height: 48px; margin: 0 auto 1rem; }
 .alt { margin-top: 1rem; text-align: center; }

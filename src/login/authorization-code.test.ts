@@ -81,7 +81,7 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
 
     // SSO: the same browser gets a code for prompt=none without a password.
     const silent = await startLogin(browser, { prompt: 'none' });
-    expect(silent.url.startsWith(CALLBACK)).toBe(true);
+    expect(silent.url).toMatch(/^https:\/\/app.example.test\/callback\?code=/);
     expect(new URL(silent.url).searchParams.get('code')).toBeTruthy();
   });
 
@@ -138,6 +138,35 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
     await expect(oidc.refreshTokenGrant(rp, second.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     // …and so does the access token issued under it.
     await expect(oidc.fetchUserInfo(rp, second.access_token, first.claims()!.sub)).rejects.toBeDefined();
+  });
+
+  it('issues refresh tokens for offline_access without prompt=consent, also silently, except for an API that disallows offline access', async () => {
+    const browser = new HttpBrowser();
+    const redeem = async (flow: { verifier: string; state: string; url: string }) =>
+      oidc.authorizationCodeGrant(rp, new URL(flow.url), { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
+    // Auth0 keeps offline_access without prompt=consent (first-party: no consent page either).
+    const started = await startLogin(browser, { scope: 'openid offline_access' });
+    const form = loginForm(await started.response!.text(), issuer);
+    const submitted = await browser.submit(form.action, { csrf: form.csrf, username: 'jane@example.test', password: PASSWORD });
+    const callback = await browser.follow(new URL(submitted.headers.get('location')!, issuer).toString(), CALLBACK);
+    const first = await redeem({ ...started, url: callback.url });
+    expect(first.refresh_token).toBeTruthy();
+    expect(first.scope).toBe('openid offline_access');
+
+    // SSO: prompt=none with offline_access (how Auth0's SDKs renew) also gets one.
+    const silent = await startLogin(browser, { scope: 'openid offline_access', prompt: 'none' });
+    expect(silent.url).toMatch(/^https:\/\/app.example.test\/callback\?code=/);
+    expect((await redeem(silent)).refresh_token).toBeTruthy();
+
+    // Without offline_access, none.
+    expect((await redeem(await startLogin(browser, { prompt: 'none' }))).refresh_token).toBeUndefined();
+
+    // An API with allow_offline_access off gets no refresh token (Auth0's per-API rule).
+    const api = 'https://no-offline.example.test/';
+    await tenantStores(t.database.db, tenantId, systemRuntime).resourceServers.insert({ identifier: api, name: 'No offline', allowOfflineAccess: false, scopes: [] });
+    const forApi = await redeem(await startLogin(browser, { scope: 'openid offline_access', audience: api, prompt: 'none' }));
+    expect(forApi.access_token.split('.')).toHaveLength(3);
+    expect(forApi.refresh_token).toBeUndefined();
   });
 
   async function loggedIn(): Promise<{ browser: HttpBrowser; idToken: string }> {
@@ -209,15 +238,17 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
     const callback = await browser.follow(new URL(submitted.headers.get('location')!, issuer).toString(), CALLBACK);
     const tokens = await oidc.authorizationCodeGrant(rp, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: state });
     const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer}.well-known/jwks.json`)), { issuer, audience: api, typ: 'at+jwt' });
-    // The engine's API token carries the API's scopes only (Auth0 also lists openid and adds the
-    // userinfo URL to aud: not done yet, see the issue note).
-    expect(payload).toMatchObject({ sub: jane.user_id, azp: clientId, scope: 'read:orders', permissions: ['read:orders'] });
+    // As Auth0: the OIDC scopes come first, the userinfo URL is a second audience, RBAC keeps read:orders only.
+    expect(payload).toMatchObject({ sub: jane.user_id, azp: clientId, scope: 'openid read:orders', permissions: ['read:orders'], aud: [api, `${issuer}userinfo`] });
+    expect(tokens.scope).toBe('openid read:orders');
+    const userinfo = await fetch(`${issuer}userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(await userinfo.json()).toEqual({ sub: jane.user_id });
   });
 
   it('signs a new user up through the signup page (screen_hint=signup) and logs them in', async () => {
     const browser = new HttpBrowser();
     const { verifier, state, response, url } = await startLogin(browser, { screen_hint: 'signup' });
-    expect(new URL(url).pathname).toBe('/u/signup');
+    expect(new URL(url).pathname).toBe('/u/login/signup');
     const page = await response!.text();
     expect(page).toContain('<label for="email">');
     const form = loginForm(page, issuer);
@@ -236,6 +267,6 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
 
     // The login page links to signup.
     const login = await startLogin(new HttpBrowser());
-    expect(await login.response!.text()).toMatch(/href="\/u\/signup\?state=[^"]+">Sign up</);
+    expect(await login.response!.text()).toMatch(/href="\/u\/login\/signup\?state=[^"]+">Sign up</);
   });
 });

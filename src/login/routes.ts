@@ -7,7 +7,7 @@ import type { RequestTenant } from '../tenants/routes.js';
 import { LOGIN_CSS } from './assets.js';
 import { csrfToken, csrfValid } from './csrf.js';
 import { brandingOf, newNonce, pageHeaders } from './page-reply.js';
-import { errorPage, loginPage, signupPage } from './views.js';
+import { consentPage, errorPage, loginPage, signupPage, type ConsentApi, type ConsentView } from './views.js';
 
 export const WRONG_CREDENTIALS = 'Wrong email or password.';
 
@@ -21,6 +21,12 @@ export interface PasswordAuthenticator {
   signup(input: { tenantId: string; email: string; password: string }): Promise<{ ok: true; userId: string } | { ok: false; message: string }>;
 }
 
+/** An API (resource server) as the consent page names it. */
+export interface ApiDescription {
+  readonly name: string;
+  readonly scopes: readonly { readonly value: string; readonly description: string | null }[];
+}
+
 export interface LoginRoutesOptions {
   readonly registry: ProviderRegistry;
   readonly authenticator: PasswordAuthenticator;
@@ -29,6 +35,12 @@ export interface LoginRoutesOptions {
   readonly formSecret: (tenantId: string) => string;
   /** Whether a client is first-party (no consent asked, as in Auth0). */
   readonly isFirstParty: (tenantId: string, clientId: string) => Promise<boolean>;
+  /**
+   * An API by identifier (audience), for the names and scope descriptions on
+   * the consent page. Without it, or for an unknown API, the page shows the
+   * identifier and the bare scope values.
+   */
+  readonly describeApi?: (tenantId: string, identifier: string) => Promise<ApiDescription | undefined>;
 }
 
 /**
@@ -55,16 +67,22 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     const nonce = newNonce();
     const branding = brandingOf(context.tenant);
     const state = (request.query as { state?: unknown }).state;
+    let details: InteractionDetails;
     try {
-      const details = await engine.provider.interactionDetails(request.raw, reply.raw);
-      if (typeof state !== 'string' || details.uid !== state) throw new Error('interaction mismatch');
-      const client = await engine.provider.Client.find(details.params.client_id as string);
-      return { context, engine, nonce, branding, details, clientName: client?.clientName ?? 'the application' };
+      details = await engine.provider.interactionDetails(request.raw, reply.raw);
     } catch {
       pageHeaders(reply, nonce);
       reply.code(400).send(errorPage(branding, nonce, 'Session expired', 'Your login session has expired or is not valid in this browser. Go back to the application and try again.'));
       return undefined;
     }
+    // The browser's interaction (its cookie) is another one than this page's.
+    if (typeof state !== 'string' || details.uid !== state) {
+      pageHeaders(reply, nonce);
+      reply.code(403).send(errorPage(branding, nonce, 'Request refused', 'This page does not belong to the login in progress in this browser. Go back to the application and try again.'));
+      return undefined;
+    }
+    const client = await engine.provider.Client.find(details.params.client_id as string);
+    return { context, engine, nonce, branding, details, clientName: client?.clientName ?? 'the application' };
   }
 
   app.get('/u/login', async function showLogin(request, reply) {
@@ -74,15 +92,16 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     if (details.prompt.name === 'consent') {
       const firstParty = await options.isFirstParty(context.tenant.id, details.params.client_id as string);
       if (firstParty) return finish(engine, request, reply, { consent: { grantId: await approveAll(engine, details) } });
+      const view = await consentView(context.tenant, engine, details, clientName);
       pageHeaders(reply, nonce);
-      return reply.code(400).send(errorPage(branding, nonce, 'Not supported yet', 'This third-party application asks for consent, which this server does not support yet.'));
+      return reply.send(consentPage(branding, nonce, view));
     }
     if (details.prompt.name !== 'login') {
       pageHeaders(reply, nonce);
       return reply.code(400).send(errorPage(branding, nonce, 'Not supported', `Unexpected prompt "${details.prompt.name}".`));
     }
     const signup = await options.authenticator.signupPolicy(context.tenant.id);
-    if (details.params.screen_hint === 'signup' && signup.enabled) return reply.redirect(`/u/signup?state=${details.uid}`, 303);
+    if (details.params.screen_hint === 'signup' && signup.enabled) return reply.redirect(`/u/login/signup?state=${details.uid}`, 303);
     pageHeaders(reply, nonce);
     const loginHint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
     return reply.send(
@@ -92,7 +111,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
         clientName,
         username: loginHint,
         error: undefined,
-        signupUrl: signup.enabled ? `/u/signup?state=${details.uid}` : undefined,
+        signupUrl: signup.enabled ? `/u/login/signup?state=${details.uid}` : undefined,
       }),
     );
   });
@@ -121,6 +140,45 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     return finish(engine, request, reply, { login: { accountId: result.userId, amr: ['pwd'] } });
   });
 
+  /**
+   * The consent page's answer. Posted under /u/login/ because the engine's
+   * interaction cookie is scoped to the interaction URL's path (/u/login).
+   */
+  app.post('/u/login/consent', async function submitConsent(request, reply) {
+    const found = await interaction(request, reply);
+    if (!found) return reply;
+    const { context, engine, nonce, branding, details } = found;
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    if (!csrfValid(options.formSecret(context.tenant.id), details.uid, body.csrf) || details.prompt.name !== 'consent') {
+      pageHeaders(reply, nonce);
+      return reply.code(403).send(errorPage(branding, nonce, 'Request refused', 'This form was not submitted from this consent page. Go back to the application and try again.'));
+    }
+    if (body.decision === 'accept') return finish(engine, request, reply, { consent: { grantId: await approveAll(engine, details) } });
+    // Auth0's answer when the user declines; the engine sends it to the client's redirect_uri.
+    if (body.decision === 'deny') return finish(engine, request, reply, { error: 'access_denied', error_description: 'User did not authorize the request' });
+    pageHeaders(reply, nonce);
+    return reply.code(400).send(errorPage(branding, nonce, 'Request refused', 'Choose Accept or Deny on the consent page.'));
+  });
+
+  /** The consent page's content: what the request asks, worded for people. */
+  async function consentView(tenant: RequestTenant['tenant'], engine: TenantEngine, details: InteractionDetails, clientName: string): Promise<ConsentView> {
+    const asked = await requestedAccess(engine, details, tenant.settings.default_audience);
+    const apis = await Promise.all(
+      [...asked.resources].map(async ([identifier, scopes]): Promise<ConsentApi> => {
+        const api = await options.describeApi?.(tenant.id, identifier);
+        const descriptions = new Map(api?.scopes.map((s) => [s.value, s.description]));
+        return { name: api?.name ?? identifier, scopes: scopes.map((value) => ({ value, description: descriptions.get(value) ?? null })) };
+      }),
+    );
+    return {
+      action: `/u/login/consent?state=${details.uid}`,
+      csrf: csrfToken(options.formSecret(tenant.id), details.uid),
+      clientName,
+      account: [...asked.oidc.map((scope) => OIDC_SCOPE_WORDING.get(scope) ?? scope), ...(asked.claims.length > 0 ? [`Profile details: ${asked.claims.join(', ')}`] : [])],
+      apis,
+    };
+  }
+
   async function signupContext(request: FastifyRequest, reply: FastifyReply) {
     const found = await interaction(request, reply);
     if (!found) return undefined;
@@ -134,7 +192,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
   }
 
   const signupView = (details: InteractionDetails, secret: string, clientName: string, minLength: number, email: string, error: string | undefined) => ({
-    action: `/u/signup?state=${details.uid}`,
+    action: `/u/login/signup?state=${details.uid}`,
     csrf: csrfToken(secret, details.uid),
     clientName,
     email,
@@ -143,7 +201,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     minLength,
   });
 
-  app.get('/u/signup', async function showSignup(request, reply) {
+  app.get('/u/login/signup', async function showSignup(request, reply) {
     const found = await signupContext(request, reply);
     if (!found) return reply;
     const { context, nonce, branding, details, clientName, policy } = found;
@@ -151,7 +209,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     return reply.send(signupPage(branding, nonce, signupView(details, options.formSecret(context.tenant.id), clientName, policy.minLength, '', undefined)));
   });
 
-  app.post('/u/signup', async function submitSignup(request, reply) {
+  app.post('/u/login/signup', async function submitSignup(request, reply) {
     const found = await signupContext(request, reply);
     if (!found) return reply;
     const { context, engine, nonce, branding, details, clientName, policy } = found;
@@ -177,16 +235,57 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
 
 type InteractionDetails = Awaited<ReturnType<TenantEngine['provider']['interactionDetails']>>;
 
+type MissingAccess = { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+
+/** OpenID scopes (OIDC Core §5.4) as the consent page says them. */
+const OIDC_SCOPE_WORDING = new Map([
+  ['openid', 'Your user ID, to sign you in'],
+  ['profile', 'Your profile: name, nickname and picture'],
+  ['email', 'Your email address'],
+  ['offline_access', 'Access to your account while you are not using the application'],
+]);
+
 /**
- * Auth0 asks no consent of first-party applications: grant what the engine
- * reports missing (scopes, claims, API scopes) and continue.
+ * What the request asks of the user: what the engine reports missing from
+ * the grant, plus what the grant already holds of this request (with
+ * prompt=consent the user is asked again for what was granted before), in
+ * the order of the request's `scope`.
+ */
+async function requestedAccess(engine: TenantEngine, details: InteractionDetails, defaultAudience: string | undefined) {
+  const missing = details.prompt.details as MissingAccess;
+  const requested = [...new Set(String(details.params.scope ?? '').split(' ').filter(Boolean))];
+  const grant = details.grantId ? await engine.provider.Grant.find(details.grantId) : undefined;
+  const grantedOidc = new Set(grant?.getOIDCScopeFiltered(requested).split(' '));
+  const missingOidc = new Set(missing.missingOIDCScope);
+  const oidc = requested.filter((scope) => missingOidc.has(scope) || grantedOidc.has(scope));
+
+  // APIs of this request: those the engine reports, and those named by `resource` (Auth0's `audience`) or the default audience.
+  const resourceParam = details.params.resource;
+  const named = new Set(resourceParam === undefined ? [defaultAudience] : [resourceParam].flat().map(String));
+  const missingByApi = new Map(Object.entries(missing.missingResourceScopes ?? {}));
+  const indicators = new Set([...missingByApi.keys(), ...Object.keys(grant?.resources ?? {}).filter((r) => named.has(r))]);
+  const resources = new Map<string, string[]>();
+  for (const indicator of indicators) {
+    const missingScopes = new Set(missingByApi.get(indicator));
+    const grantedScopes = new Set(grant?.getResourceScopeFiltered(indicator, requested).split(' '));
+    const scopes = requested.filter((scope) => missingScopes.has(scope) || grantedScopes.has(scope));
+    if (scopes.length > 0) resources.set(indicator, scopes);
+  }
+  return { oidc, claims: missing.missingOIDCClaims ?? [], resources };
+}
+
+/**
+ * Grants what the engine reports missing (scopes, claims, API scopes): for a
+ * first-party application without asking (Auth0 asks no consent of them),
+ * for a third-party one when the user accepts the consent page, which listed
+ * it all.
  */
 async function approveAll(engine: TenantEngine, details: InteractionDetails): Promise<string> {
   const accountId = details.session?.accountId;
   const clientId = details.params.client_id as string;
   const grant = details.grantId ? await engine.provider.Grant.find(details.grantId) : new engine.provider.Grant({ accountId, clientId });
   if (!grant) throw new Error('grant referenced by the interaction no longer exists');
-  const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+  const missing = details.prompt.details as MissingAccess;
   if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
   if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));

@@ -61,6 +61,49 @@ ${view.signupUrl ? html`<p class="alt">Don't have an account? <a href="${view.si
   );
 }
 
+/** One API the application asks access to, with the scopes asked. */
+export interface ConsentApi {
+  /** The API's name, or its identifier when its name is not known. */
+  readonly name: string;
+  readonly scopes: readonly { readonly value: string; readonly description: string | null }[];
+}
+
+export interface ConsentView {
+  readonly action: string;
+  readonly csrf: string;
+  readonly clientName: string;
+  /** What it asks of the user's account (OpenID scopes), already worded for people. */
+  readonly account: readonly string[];
+  readonly apis: readonly ConsentApi[];
+}
+
+/**
+ * Consent for a third-party application: who asks, for what, and two
+ * buttons. Neither is focused on load, so a stray Enter accepts nothing.
+ */
+export function consentPage(branding: Branding, nonce: string, view: ConsentView): string {
+  return layout(
+    branding,
+    nonce,
+    'Authorize application',
+    html`<h1>Authorize ${view.clientName}</h1>
+<p class="lead">${view.clientName} is asking for access to your ${branding.tenantName} account.</p>
+${view.account.length > 0 ? html`<h2 id="consent-account">Your account</h2>
+<ul class="scopes" aria-labelledby="consent-account">${view.account.map((line) => html`<li>${line}</li>`)}</ul>` : ''}
+${view.apis.map(
+  (api, i) => html`<h2 id="consent-api-${i}">${api.name}</h2>
+<ul class="scopes" aria-labelledby="consent-api-${i}">${api.scopes.map((scope) => html`<li><span class="scope">${scope.value}</span>${scope.description ? html`<span class="scope-description">${scope.description}</span>` : ''}</li>`)}</ul>`,
+)}
+<form method="post" action="${view.action}">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<div class="actions">
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+<button type="submit" name="decision" value="accept">Accept</button>
+</div>
+</form>`,
+  );
+}
+
 export function errorPage(branding: Branding, nonce: string, title: string, message: string): string {
   return layout(branding, nonce, title, html`<h1>${title}</h1>
 <p class="lead" role="alert">${message}</p>`);

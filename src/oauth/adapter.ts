@@ -12,6 +12,13 @@ export interface AdapterOptions {
 }
 
 /**
+ * How long a replay-detection claim holds before the engine saves the entry
+ * with its real expiry (immediately after, in the same request). Should that
+ * save fail, the jti stays refused for this long.
+ */
+const REPLAY_CLAIM_SECONDS = 60;
+
+/**
  * oidc-provider's storage adapter for one tenant. Every model but `Client`
  * goes to the artifact store (which scopes by tenant); `Client` is read from
  * our clients table. `consumed` is reported as oidc-provider expects, an
@@ -27,6 +34,21 @@ export function adapterFactory(options: AdapterOptions): new (name: string) => A
     return payload;
   };
 
+  /**
+   * Replay detection of client assertion and DPoP proof jtis (RFC 7523 §3
+   * item 7, RFC 9449 §11.1). The engine's `ReplayDetection.unique` finds the
+   * id and, when nothing is found, saves it: two concurrent requests with the
+   * same assertion would both find nothing and both pass. So finding claims
+   * the id atomically instead: the one caller whose insert wins is told
+   * "not found" (its save follows and sets the real expiry); every other
+   * caller is told the id is taken. The engine never finds this model for
+   * any other purpose.
+   */
+  const claimReplayId = async (kind: string, id: string): Promise<AdapterPayload | undefined> => {
+    const marker = { jti: id, kind };
+    return (await store.insertIfAbsent(kind, id, marker, REPLAY_CLAIM_SECONDS)) ? undefined : marker;
+  };
+
   return class ArtifactAdapter implements Adapter {
     constructor(private readonly name: string) {}
 
@@ -36,6 +58,7 @@ export function adapterFactory(options: AdapterOptions): new (name: string) => A
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.name === 'Client') return (await options.findClient(id)) as AdapterPayload | undefined;
+      if (this.name === 'ReplayDetection') return claimReplayId(this.name, id);
       return toPayload(await store.find(this.name, id));
     }
 

@@ -57,6 +57,31 @@ export function artifactsStore(db: Executor, tenantId: string, runtime: Runtime)
         .execute();
     },
 
+    /**
+     * Inserts an artifact unless a live one of that kind and id exists (an
+     * expired one the sweep has not removed yet is replaced). Race semantics: of
+     * concurrent callers for the same kind and id exactly one gets `true`;
+     * the others get `false` and change nothing. The primary key decides, so
+     * this holds across nodes.
+     */
+    async insertIfAbsent(kind: string, id: string, payload: ArtifactPayload, expiresInSeconds: number): Promise<boolean> {
+      const nowIso = now();
+      const values = {
+        payload: encodeJson(payload),
+        grant_id: payload.grantId ?? null,
+        uid: payload.uid ?? null,
+        user_code: payload.userCode ?? null,
+        expires_at: new Date(runtime.now().getTime() + expiresInSeconds * 1000).toISOString(),
+        consumed_at: null,
+      };
+      const result = await db
+        .insertInto('oidc_artifacts')
+        .values({ tenant_id: tenantId, kind, id, ...values })
+        .onConflict((oc) => oc.columns(['tenant_id', 'kind', 'id']).doUpdateSet(values).where('oidc_artifacts.expires_at', '<=', nowIso))
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+    },
+
     /** The artifact if it exists and has not expired. */
     async find(kind: string, id: string): Promise<StoredArtifact | undefined> {
       return toArtifact(await live(kind).where('id', '=', id).executeTakeFirst());

@@ -424,7 +424,7 @@ describeEachBackend('protocol negative and edge cases over HTTP', (backend) => {
       expect(await token({ grant_type: 'client_credentials' }, { authorization: 'Basic %%%' })).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'invalid authorization header value format' } });
       expect(await token({ grant_type: 'client_credentials' })).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'no client authentication mechanism provided' } });
       // A grant the client is not registered for (this one lists authorization_code and refresh_token).
-      expect(await token({ grant_type: 'client_credentials' }, auth)).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'requested grant type is not allowed for this client' } });
+      expect(await token({ grant_type: 'client_credentials' }, auth)).toMatchObject({ status: 400, body: { error: 'unauthorized_client', error_description: 'requested grant type is not allowed for this client' } });
     });
 
     it('refuses implicit and hybrid response types (RFC 9700 §2.1.2)', async () => {

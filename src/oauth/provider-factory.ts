@@ -16,8 +16,16 @@ import { tenantStores } from '../tenants/tenant-stores.js';
 import { accessTokenClaims } from './access-token-claims.js';
 import { adapterFactory } from './adapter.js';
 import { forwardEngineEvents } from './engine-events.js';
-import { toClientMetadata } from './client-metadata.js';
+import { introspectionAllowedPolicy, toClientMetadata } from './client-metadata.js';
 import { resourceServerInfo } from './resource-servers.js';
+import { registerPasswordGrants } from './password-grant.js';
+import { installEngineMiddleware } from './engine-middleware.js';
+import { installJwtUserinfo } from './jwt-userinfo.js';
+import { issueRefreshToken, keepOfflineAccess } from './offline-access.js';
+import { DEFAULT_DATABASE_CONNECTION } from '../connections/store.js';
+import { UserError } from '../users/errors.js';
+import type { UsersService } from '../users/service.js';
+import { sessionLifetime, sessionTtlSeconds } from './session-lifetime.js';
 
 /** Auth0's endpoint paths, relative to the tenant's issuer. */
 export const AUTH0_ROUTES = {
@@ -36,6 +44,7 @@ export interface ProviderDeps {
   readonly runtime: Runtime;
   readonly secretBox: SecretBox;
   readonly clients: ClientsService;
+  readonly users: UsersService;
   readonly events: EventBus;
   readonly logError: (message: string, error: unknown) => void;
 }
@@ -56,7 +65,7 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
   const apis = {
     findByIdentifier: (identifier: string) => apiCache.get(identifier, () => stores.resourceServers.findByIdentifier(identifier)),
   };
-  const customizeAccessToken = accessTokenClaims({ resourceServers: apis, roles: stores.roles });
+  const customizeAccessToken = accessTokenClaims({ resourceServers: apis, roles: stores.roles }, `${issuer}userinfo`);
   const sessionSeconds = Math.round(tenant.settings.session_lifetime * 3600);
 
   // Clients and client grants are read on every token request. Like tenants
@@ -64,17 +73,21 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
   // secret, a deleted client or a changed grant takes effect on every node
   // within that bound. Bounded; never longer-lived.
   const cacheTtl = deps.config.tenantCacheTtlMs;
-  const clientCache = new TtlCache<Record<string, unknown> | undefined>(cacheTtl, 1000);
-  const findClient = (clientId: string) =>
+  const clientCache = new TtlCache<{ metadata: Record<string, unknown>; firstParty: boolean } | undefined>(cacheTtl, 1000);
+  const cachedClient = (clientId: string) =>
     clientCache.get(clientId, async () => {
       const client = await stores.clients.findById(clientId);
       if (!client) return undefined;
-      return toClientMetadata(client, await deps.clients.revealSecret(tenant.id, client));
+      return { metadata: toClientMetadata(client, await deps.clients.revealSecret(tenant.id, client)), firstParty: client.isFirstParty };
     });
+  const findClient = async (clientId: string) => (await cachedClient(clientId))?.metadata;
   const grantCache = new TtlCache<Awaited<ReturnType<typeof stores.clientGrants.find>>>(cacheTtl, 1000);
   const clientGrants = {
     find: (clientId: string, audience: string) => grantCache.get(`${clientId} ${audience}`, () => stores.clientGrants.find(clientId, audience)),
   };
+  const allowsOfflineAccess = async (audience: string) => (await apis.findByIdentifier(audience))?.allowOfflineAccess ?? false;
+  const defaultAudience = () => tenant.settings.default_audience ?? undefined;
+  const getResourceServerInfo = resourceServerInfo({ resourceServers: apis, clientGrants }, { defaultTtlSeconds: DEFAULT_ACCESS_TOKEN_TTL, signingAlg: keys.signing.alg });
 
   /** Claims by scope (OIDC Core §5.4), from the user row in Auth0's shape. */
   const findAccount = async (_ctx: KoaContextWithOIDC, sub: string) => {
@@ -99,27 +112,29 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
   };
 
   /**
-   * Auth0 asks no consent of first-party applications: their grant is created
-   * with what the request asked for. Third-party applications get the consent
-   * prompt.
+   * Auth0 asks no consent of first-party applications: their grant is created,
+   * or extended, with what the request asks for (so SSO with new scopes or
+   * another API needs no prompt, even with prompt=none; unchanged grants are
+   * not re-written). Third-party applications get the consent
+   * prompt; the grant saved when the user accepts is recorded in the session
+   * (`grantIdFor`) by the engine, so the next authorization of that client in
+   * the same session finds it here and asks again only for what it lacks.
    */
   const loadExistingGrant = async (ctx: KoaContextWithOIDC) => {
     const { oidc } = ctx;
     const clientId = oidc.client?.clientId;
     if (!clientId) return undefined;
     const grantId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(clientId);
-    if (grantId) {
-      const existing = await oidc.provider.Grant.find(grantId);
-      if (existing) return existing;
-    }
-    const client = await stores.clients.findById(clientId);
-    if (!client?.isFirstParty || !oidc.session?.accountId) return undefined;
-    const grant = new oidc.provider.Grant({ clientId: client.clientId, accountId: oidc.session.accountId });
+    const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+    if (!(await cachedClient(clientId))?.firstParty || !oidc.session?.accountId) return existing;
+    // First-party: whatever this request asks (new scopes, another API) is granted without a prompt.
+    const grant = existing ?? new oidc.provider.Grant({ clientId, accountId: oidc.session.accountId });
+    const before = JSON.stringify([grant.getOIDCScope(), grant.resources]);
     if (oidc.params?.scope) grant.addOIDCScope(String(oidc.params.scope));
     for (const [indicator, resourceServer] of Object.entries(oidc.resourceServers ?? {})) {
       grant.addResourceScope(indicator, resourceServer.scope);
     }
-    await grant.save();
+    if (!existing || JSON.stringify([grant.getOIDCScope(), grant.resources]) !== before) await grant.save();
     return grant;
   };
 
@@ -157,7 +172,7 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: introspectionAllowedPolicy },
       revocation: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -169,12 +184,17 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
         enabled: true,
         // Auth0's `audience` arrives as `resource` (auth0-params.ts); without
         // it, the tenant's default audience applies, as in Auth0.
-        defaultResource: () => tenant.settings.default_audience ?? undefined,
-        getResourceServerInfo: resourceServerInfo({ resourceServers: apis, clientGrants }, { defaultTtlSeconds: DEFAULT_ACCESS_TOKEN_TTL, signingAlg: keys.signing.alg }),
+        defaultResource: defaultAudience,
+        getResourceServerInfo,
         useGrantedResource: () => true,
       },
     },
-    extraParams: ['audience', 'screen_hint'],
+    extraParams: {
+      screen_hint: null,
+      // The engine calls this on every authorization request, after its scope check (see offline-access.ts).
+      audience: (ctx, _value, client) => keepOfflineAccess(ctx, client),
+    },
+    issueRefreshToken: issueRefreshToken(allowsOfflineAccess, defaultAudience),
     // Refresh tokens rotate on every use; presenting a used one revokes the
     // whole grant and everything issued under it (the engine's reuse
     // detection; RFC 9700 §4.14.2).
@@ -183,30 +203,58 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
     conformIdTokenClaims: false,
     // Authorization code only (plus `none`): RFC 9700 §2.1.2, no implicit or hybrid.
     responseTypes: ['code', 'none'],
-    // Lifetimes (seconds). Sessions and grants follow the tenant's absolute
-    // session lifetime (Auth0's `session_lifetime`, hours); the rest are Auth0's
-    // defaults: ID token 10 h, code 60 s, refresh token 30 days.
+    // Lifetimes (seconds). The SSO session ends after the tenant's idle period
+    // without use and never outlives its absolute lifetime from login (Auth0's
+    // `idle_session_lifetime` and `session_lifetime`; session-lifetime.ts). A
+    // grant outlives both the sessions that point at it and the refresh tokens
+    // issued under it (the engine refuses a refresh token whose grant is gone).
+    // The rest are Auth0's defaults: ID token 10 h, code 60 s, refresh token 30 days.
     ttl: {
       ClientCredentials: (_ctx: KoaContextWithOIDC, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
       AccessToken: (_ctx: KoaContextWithOIDC, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
       AuthorizationCode: 60,
       IdToken: 36_000,
       Interaction: 3600,
-      Session: sessionSeconds,
-      Grant: sessionSeconds,
+      Session: (_ctx: KoaContextWithOIDC, session) => sessionTtlSeconds(sessionLifetime(tenant.settings), session.loginTs),
+      Grant: Math.max(sessionSeconds, 30 * 86_400),
       RefreshToken: 30 * 86_400,
     },
     formats: {
       customizers: {
-        jwt: (_ctx, token, jwt) => customizeAccessToken(token.kind, jwt),
+        jwt: (ctx, token, jwt) => customizeAccessToken(ctx, token.kind, jwt),
       },
     },
     clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: keys.signing.alg as 'RS256' },
-    enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES256', 'EdDSA'] as never },
+    // Client assertions: HS256 for client_secret_jwt; RS256, PS256, ES256 for
+    // private_key_jwt, the algorithms a client credential may have (src/clients/credentials.ts).
+    enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES256', 'EdDSA'] as never, clientAuthSigningAlgValues: ['HS256', 'RS256', 'PS256', 'ES256'] },
   };
 
   const provider = new Provider(issuer, configuration);
   provider.proxy = deps.config.trustProxy !== false;
+  installEngineMiddleware(provider);
+  installJwtUserinfo(provider, { issuer, jwks: { keys: keys.jwks as never }, algorithms: ['RS256', 'ES256', 'EdDSA'], findAccount });
+  registerPasswordGrants(provider, {
+    authenticate: async ({ connection, username, password, ip, clientId }) => {
+      try {
+        const result = await deps.users.authenticate({ tenantId: tenant.id, connectionName: connection, identifier: username, password, ip });
+        if (result.ok) {
+          deps.events.emit('login.succeeded', { tenantId: tenant.id, userId: result.user.user_id, clientId, ip });
+          return { ok: true, userId: result.user.user_id };
+        }
+        deps.events.emit('login.failed', { tenantId: tenant.id, identifier: username, clientId, reason: result.reason, ip });
+        return { ok: false, reason: result.reason };
+      } catch (error) {
+        if (error instanceof UserError && error.code === 'connection_not_found') return { ok: false, reason: 'unknown_connection' };
+        throw error;
+      }
+    },
+    defaultConnection: () => tenant.settings.default_directory ?? DEFAULT_DATABASE_CONNECTION,
+    defaultAudience,
+    resourceServerInfo: getResourceServerInfo,
+    allowsOfflineAccess,
+    findAccount,
+  });
   forwardEngineEvents(provider, tenant.id, deps.events, deps.logError);
   return provider;
 }

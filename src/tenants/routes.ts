@@ -4,7 +4,7 @@ import { errorBody } from '../http/errors.js';
 import { managementAudience } from '../management/scopes.js';
 import type { EventBus } from '../events/bus.js';
 import { logoutRoutes } from '../login/logout-routes.js';
-import { loginRoutes, type PasswordAuthenticator } from '../login/routes.js';
+import { loginRoutes, type LoginRoutesOptions, type PasswordAuthenticator } from '../login/routes.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { UsersService } from '../users/service.js';
 import { signupRoutes } from '../users/signup-routes.js';
@@ -41,6 +41,7 @@ export async function tenantRoutes(
     events: EventBus;
     formSecret: (tenantId: string) => string;
     isFirstParty: (tenantId: string, clientId: string) => Promise<boolean>;
+    describeApi: LoginRoutesOptions['describeApi'];
     users: UsersService;
     clientExists: (tenantId: string, clientId: string) => Promise<boolean>;
     allowedLogoutUrls: (tenantId: string, clientId: string) => Promise<readonly string[] | undefined>;
@@ -64,7 +65,7 @@ export async function tenantRoutes(
   await app.register(oauthRoutes, { registry: options.registry });
   await app.register(logoutRoutes, { registry: options.registry, allowedLogoutUrls: options.allowedLogoutUrls });
   await app.register(signupRoutes, { users: options.users, clientExists: options.clientExists });
-  await app.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, events: options.events, formSecret: options.formSecret, isFirstParty: options.isFirstParty });
+  await app.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, events: options.events, formSecret: options.formSecret, isFirstParty: options.isFirstParty, describeApi: options.describeApi });
 
   app.get('/', async function tenantInfo(request) {
     const { tenant, issuer } = request.tenantContext as RequestTenant;

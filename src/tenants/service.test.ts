@@ -34,7 +34,7 @@ describeEachBackend('tenants', (backend) => {
 
   it('creates a tenant with domains, keys, the default connection and the Management API', async () => {
     const tenant = await service.create({ name: 'acme', domains: ['Login.ACME.test', 'auth.acme.test:8443'], friendlyName: 'Acme Inc' });
-    expect(tenant.settings).toMatchObject({ friendly_name: 'Acme Inc', session_lifetime: 72, idle_session_lifetime: 72 });
+    expect(tenant.settings).toMatchObject({ friendly_name: 'Acme Inc', session_lifetime: 168, idle_session_lifetime: 72 });
     const domains = (await service.listDomains()).filter((d) => d.tenantId === tenant.id);
     expect(domains).toEqual([
       { domain: 'auth.acme.test:8443', tenantId: tenant.id, isPrimary: false },

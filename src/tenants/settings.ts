@@ -10,7 +10,11 @@ export const tenantSettingsSchema = z.object({
   support_email: z.email().optional(),
   support_url: z.url().optional(),
   default_audience: z.string().optional(),
-  session_lifetime: z.number().positive().max(8760).default(72),
+  /** The connection `grant_type=password` uses (Auth0's "Default Directory"); the default database connection when unset. */
+  default_directory: z.string().min(1).max(128).optional(),
+  /** Absolute SSO session lifetime from login, hours (Auth0's default: 168 h, 7 days). */
+  session_lifetime: z.number().positive().max(8760).default(168),
+  /** The SSO session ends after this long without use, hours (Auth0's default: 72 h, 3 days). */
   idle_session_lifetime: z.number().positive().max(8760).default(72),
   enabled_locales: z.array(z.string().min(2).max(10)).default(['en']),
   /** Algorithm for keys created by rotation unless one is asked for. */
