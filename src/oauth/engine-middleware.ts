@@ -4,8 +4,9 @@ import { ACCESS_TOKEN_SCOPE_STATE } from './access-token-claims.js';
 const GRANT_NOT_ALLOWED = 'requested grant type is not allowed for this client';
 
 /**
- * Post-processing of the engine's token endpoint answers through its
- * documented middleware hook (`provider.use`):
+ * Pre- and post-processing around the engine through its documented
+ * middleware hook (`provider.use`):
+ * - public clients are refused at the introspection endpoint (below);
  * - a client using a grant type it is not registered for gets
  *   `unauthorized_client` (RFC 6749 §5.2; Auth0 answers the same), where the
  *   engine says `invalid_request`;
@@ -13,7 +14,23 @@ const GRANT_NOT_ALLOWED = 'requested grant type is not allowed for this client';
  *   added, RBAC filtering) is reported with that scope, so `scope` in the
  *   response is what the token carries (RFC 6749 §5.1).
  */
-export function installEngineMiddleware(provider: Provider): void {
+export function installEngineMiddleware(provider: Provider, introspectionPath: string): void {
+  // RFC 7662 §2.1: the introspection endpoint is for clients that can
+  // authenticate. A public client (auth method `none`) is refused before the
+  // engine looks the token up, so the answer never depends on the token.
+  provider.use(async function introspectionCallers(ctx, next) {
+    if (ctx.method !== 'POST' || ctx.path !== introspectionPath) return next();
+    const clientId = basicClientId(ctx.get('authorization')) ?? bodyClientId((ctx.req as { body?: unknown }).body);
+    const client = clientId ? await provider.Client.find(clientId) : undefined;
+    if (client?.clientAuthMethod === 'none') {
+      ctx.status = 401;
+      ctx.set('cache-control', 'no-store');
+      ctx.body = { error: 'invalid_client', error_description: 'public clients cannot use the introspection endpoint' };
+      return undefined;
+    }
+    return next();
+  });
+
   provider.use(async function tokenResponses(ctx, next) {
     await next();
     if (ctx.oidc?.route !== 'token') return;
@@ -26,4 +43,22 @@ export function installEngineMiddleware(provider: Provider): void {
       else delete body.scope;
     }
   });
+}
+
+function basicClientId(header: string): string | undefined {
+  const match = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  try {
+    return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+function bodyClientId(body: unknown): string | undefined {
+  const value = body && typeof body === 'object' ? (body as Record<string, unknown>).client_id : undefined;
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
 }

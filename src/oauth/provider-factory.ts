@@ -232,7 +232,7 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
 
   const provider = new Provider(issuer, configuration);
   provider.proxy = deps.config.trustProxy !== false;
-  installEngineMiddleware(provider);
+  installEngineMiddleware(provider, AUTH0_ROUTES.introspection);
   installJwtUserinfo(provider, { issuer, jwks: { keys: keys.jwks as never }, algorithms: ['RS256', 'ES256', 'EdDSA'], findAccount });
   registerPasswordGrants(provider, {
     authenticate: async ({ connection, username, password, ip, clientId }) => {
