@@ -1,9 +1,8 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../test/support/app.js';
+import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
-import { freePort } from '../../test/support/cli.js';
 import { HttpBrowser, loginForm } from '../../test/support/http-browser.js';
 import { systemRuntime } from '../storage/runtime.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
@@ -20,11 +19,7 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
   let clientId: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}/`;
-    t = await startTestApp(backend, { PUBLIC_URL: `http://127.0.0.1:${port}` });
-    await t.app.listen({ port, host: '127.0.0.1' });
-    tenantId = (await t.services.tenants.resolve(undefined)).id;
+    ({ t, issuer, tenantId } = await startListeningTestApp(backend));
     const app = await t.services.clients.create(tenantId, {
       name: 'Web App',
       appType: 'regular_web',

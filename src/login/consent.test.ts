@@ -1,10 +1,9 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../test/support/app.js';
+import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
 import { browserTestsEnabled, launchChromium, watchPage } from '../../test/support/chromium.js';
-import { freePort } from '../../test/support/cli.js';
 import { HttpBrowser, loginForm } from '../../test/support/http-browser.js';
 import { systemRuntime } from '../storage/runtime.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
@@ -19,11 +18,7 @@ const PARTNER_NAME = 'Partner & Co <Photos>';
 
 /** A test app on a port, with one user, a third-party and a first-party client, and an API. */
 async function consentFixture(backend: 'sqlite' | 'postgres') {
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}/`;
-  const t = await startTestApp(backend, { PUBLIC_URL: `http://127.0.0.1:${port}` });
-  await t.app.listen({ port, host: '127.0.0.1' });
-  const tenantId = (await t.services.tenants.resolve(undefined)).id;
+  const { t, issuer, tenantId } = await startListeningTestApp(backend);
   await t.services.users.signup({ tenantId, connectionName: 'Username-Password-Authentication', email: EMAIL, password: PASSWORD });
   await tenantStores(t.database.db, tenantId, systemRuntime).resourceServers.insert({
     identifier: API,

@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { SignJWT, createRemoteJWKSet, importPKCS8, jwtVerify, type CryptoKey } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../test/support/app.js';
+import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend, silentLogger } from '../../test/support/backends.js';
 import { testRuntime } from '../../test/support/clock.js';
-import { freePort } from '../../test/support/cli.js';
 import { codeFlow } from '../../test/support/code-flow.js';
 import { testConfig } from '../../test/support/config.js';
 import { HttpBrowser } from '../../test/support/http-browser.js';
@@ -132,11 +131,7 @@ describeEachBackend('client authentication, introspection and revocation over HT
   const stores = () => tenantStores(t.database.db, tenantId, systemRuntime);
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}/`;
-    t = await startTestApp(backend, { PUBLIC_URL: `http://127.0.0.1:${port}` });
-    await t.app.listen({ port, host: '127.0.0.1' });
-    tenantId = (await t.services.tenants.resolve(undefined)).id;
+    ({ t, issuer, tenantId } = await startListeningTestApp(backend));
     await stores().resourceServers.insert({ identifier: ORDERS_API, name: 'Orders', scopes: [{ value: 'read:orders', description: null }] });
     flow = codeFlow({ issuer, redirectUri: CALLBACK, password: PASSWORD });
   });

@@ -1,9 +1,8 @@
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../test/support/app.js';
+import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
-import { freePort } from '../../test/support/cli.js';
 import { systemRuntime } from '../storage/runtime.js';
 import { tenantsStore } from '../tenants/store.js';
 import { tenantStores, type TenantStores } from '../tenants/tenant-stores.js';
@@ -26,11 +25,7 @@ describeEachBackend('Auth0 password and password-realm grants at /oauth/token', 
   let userId: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}/`;
-    t = await startTestApp(backend, { PUBLIC_URL: `http://127.0.0.1:${port}`, TENANT_CACHE_TTL_MS: '200' });
-    await t.app.listen({ port, host: '127.0.0.1' });
-    tenantId = (await t.services.tenants.resolve(undefined)).id;
+    ({ t, issuer, tenantId } = await startListeningTestApp(backend, { TENANT_CACHE_TTL_MS: '200' }));
     stores = tenantStores(t.database.db, tenantId, systemRuntime);
     await stores.resourceServers.insert({
       identifier: ORDERS,

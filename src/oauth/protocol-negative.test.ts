@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT, decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../test/support/app.js';
+import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
-import { freePort } from '../../test/support/cli.js';
 import { HttpBrowser, loginForm } from '../../test/support/http-browser.js';
 
 /**
@@ -59,11 +58,7 @@ describeEachBackend('protocol negative and edge cases over HTTP', (backend) => {
   const unique = (prefix: string) => `${prefix}-${backend}-${++sequence}-${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}/`;
-    t = await startTestApp(backend, { PUBLIC_URL: `http://127.0.0.1:${port}` });
-    await t.app.listen({ port, host: '127.0.0.1' });
-    tenantId = (await t.services.tenants.resolve(undefined)).id;
+    ({ t, issuer, tenantId } = await startListeningTestApp(backend));
   });
   afterAll(async () => t?.cleanup());
 

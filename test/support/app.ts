@@ -4,6 +4,7 @@ import type { Config } from '../../src/config/config.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { createApp, type App } from '../../src/http/app.js';
 import { migratedDatabase, type BackendName } from './backends.js';
+import { freePort } from './cli.js';
 import { testConfig } from './config.js';
 
 export interface TestApp extends App {
@@ -36,4 +37,16 @@ export async function startTestApp(backend: BackendName, env: Record<string, str
       await db.cleanup();
     },
   };
+}
+
+/**
+ * A test app listening on a free loopback port, its PUBLIC_URL set to that
+ * address: the issuer real clients (openid-client, fetch) talk to.
+ */
+export async function startListeningTestApp(backend: BackendName, env: Record<string, string> = {}): Promise<{ t: TestApp; issuer: string; tenantId: string }> {
+  const port = await freePort();
+  const t = await startTestApp(backend, { PUBLIC_URL: `http://127.0.0.1:${port}`, ...env });
+  await t.app.listen({ port, host: '127.0.0.1' });
+  const tenantId = (await t.services.tenants.resolve(undefined)).id;
+  return { t, issuer: `http://127.0.0.1:${port}/`, tenantId };
 }
