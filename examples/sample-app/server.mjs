@@ -21,7 +21,10 @@ const config = await oidc.discovery(issuer, clientId, clientSecret, undefined, i
 const sessions = new Map(); // cookie value → { verifier, state, claims, idToken }
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const sessionOf = (req) => sessions.get(/(?:^|;\s*)sid=([\w-]+)/.exec(req.headers.cookie ?? '')?.[1]);
+// Cookies are shared by all ports of a host (RFC 6265 §8.5): one name per
+// port keeps two copies on localhost (two apps, for SSO) from logging each other out.
+const cookieName = `sample_sid_${port}`;
+const sessionOf = (req) => sessions.get(new RegExp(`(?:^|;\\s*)${cookieName}=([\\w-]+)`).exec(req.headers.cookie ?? '')?.[1]);
 
 function page(res, body) {
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'" });
@@ -48,7 +51,7 @@ createServer(async (req, res) => {
         code_challenge_method: 'S256',
         state,
       });
-      res.writeHead(302, { location: target.href, 'set-cookie': `sid=${sid}; HttpOnly; SameSite=Lax; Path=/` });
+      res.writeHead(302, { location: target.href, 'set-cookie': `${cookieName}=${sid}; HttpOnly; SameSite=Lax; Path=/` });
       return res.end();
     }
     if (url.pathname === '/callback') {

@@ -28,7 +28,7 @@ export function passwordAuthenticator(users: UsersService, database: Database, r
         const user = await users.signup({ tenantId: input.tenantId, connectionName: DEFAULT_DATABASE_CONNECTION, email: input.email, password: input.password });
         return { ok: true, userId: user.user_id };
       } catch (error) {
-        if (error instanceof UserError) return { ok: false, message: error.message };
+        if (error instanceof UserError) return { ok: false, message: error.message, field: error.code.startsWith('password_') ? 'password' : 'email' };
         throw error;
       }
     },

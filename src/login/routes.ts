@@ -7,7 +7,7 @@ import type { RequestTenant } from '../tenants/routes.js';
 import { LOGIN_CSS } from './assets.js';
 import { csrfToken, csrfValid } from './csrf.js';
 import { brandingOf, newNonce, pageHeaders } from './page-reply.js';
-import { consentPage, errorPage, loginPage, signupPage, type ConsentApi, type ConsentView } from './views.js';
+import { consentPage, errorPage, loginPage, signupPage, type ConsentApi, type ConsentView, type SignupView } from './views.js';
 
 export const WRONG_CREDENTIALS = 'Wrong email or password.';
 
@@ -18,7 +18,8 @@ export interface PasswordAuthenticator {
   authenticate(input: { tenantId: string; identifier: string; password: string; ip: string }): Promise<AuthenticationResult>;
   /** Whether the login page offers signup, and the password length it asks. */
   signupPolicy(tenantId: string): Promise<{ enabled: boolean; minLength: number }>;
-  signup(input: { tenantId: string; email: string; password: string }): Promise<{ ok: true; userId: string } | { ok: false; message: string }>;
+  /** A refusal names the field it is about, so the page marks that field (and only it) invalid. */
+  signup(input: { tenantId: string; email: string; password: string }): Promise<{ ok: true; userId: string } | { ok: false; message: string; field: 'email' | 'password' }>;
 }
 
 /** An API (resource server) as the consent page names it. */
@@ -191,7 +192,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     return { ...found, policy };
   }
 
-  const signupView = (details: InteractionDetails, secret: string, clientName: string, minLength: number, email: string, error: string | undefined) => ({
+  const signupView = (details: InteractionDetails, secret: string, clientName: string, minLength: number, email: string, error: SignupView['error']) => ({
     action: `/u/login/signup?state=${details.uid}`,
     csrf: csrfToken(secret, details.uid),
     clientName,
@@ -224,7 +225,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     const result = await options.authenticator.signup({ tenantId: context.tenant.id, email, password });
     if (!result.ok) {
       pageHeaders(reply, nonce);
-      return reply.code(400).send(signupPage(branding, nonce, signupView(details, secret, clientName, policy.minLength, email, result.message)));
+      return reply.code(400).send(signupPage(branding, nonce, signupView(details, secret, clientName, policy.minLength, email, { message: result.message, field: result.field })));
     }
     const clientId = details.params.client_id as string | undefined;
     options.events.emit('signup.succeeded', { tenantId: context.tenant.id, userId: result.userId, clientId, ip: request.ip });

@@ -112,13 +112,16 @@ export function errorPage(branding: Branding, nonce: string, title: string, mess
 /**
  * RP-initiated logout confirmation. `engineForm` is the engine's own hidden
  * form (action and xsrf token), markup the engine generated, not user input.
+ * Without `logout=yes` the engine keeps the SSO session but ends the asking
+ * application's authorization (its grant is revoked): the second button says
+ * so rather than "stay logged in".
  */
 export function logoutConfirmPage(branding: Branding, nonce: string, engineForm: string): string {
   return layout(branding, nonce, 'Log out', html`<h1>Log out?</h1>
-<p class="lead">Do you want to log out of ${branding.tenantName}?</p>
+<p class="lead">Do you want to log out of ${branding.tenantName}, in every application?</p>
 ${trusted(engineForm)}
 <button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, log me out</button>
-<p class="alt"><button type="submit" form="op.logoutForm">No, stay logged in</button></p>`);
+<p class="alt"><button type="submit" form="op.logoutForm">Only leave this application</button></p>`);
 }
 
 export function loggedOutPage(branding: Branding, nonce: string): string {
@@ -131,26 +134,29 @@ export interface SignupView {
   readonly csrf: string;
   readonly clientName: string;
   readonly email: string;
-  readonly error: string | undefined;
+  /** A refusal and the field it is about (marked invalid and described by the alert). */
+  readonly error: { readonly message: string; readonly field: 'email' | 'password' } | undefined;
   readonly loginUrl: string;
   readonly minLength: number;
 }
 
 export function signupPage(branding: Branding, nonce: string, view: SignupView): string {
-  const invalid = view.error ? html` aria-invalid="true" aria-describedby="form-error"` : '';
+  const field = view.error?.field;
+  const emailInvalid = field === 'email' ? html` aria-invalid="true" aria-describedby="form-error"` : '';
+  const passwordDescribedBy = field === 'password' ? 'form-error password-rule' : 'password-rule';
   return layout(
     branding,
     nonce,
     view.error ? 'Error: sign up' : 'Sign up',
     html`<h1>Create your account</h1>
 <p class="lead">Sign up to ${branding.tenantName} to continue to ${view.clientName}.</p>
-${view.error ? html`<p class="error" role="alert" id="form-error">${view.error}</p>` : ''}
+${view.error ? html`<p class="error" role="alert" id="form-error">${view.error.message}</p>` : ''}
 <form method="post" action="${view.action}" novalidate>
 <input type="hidden" name="csrf" value="${view.csrf}">
 <label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="email" autocapitalize="none" spellcheck="false" required${view.email ? '' : html` autofocus`} value="${view.email}"${invalid}>
+<input id="email" name="email" type="email" autocomplete="email" autocapitalize="none" spellcheck="false" required${view.email && field !== 'email' ? '' : html` autofocus`} value="${view.email}"${emailInvalid}>
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="new-password" required minlength="${view.minLength}" aria-describedby="password-rule"${view.email ? html` autofocus` : ''}${view.error ? html` aria-invalid="true"` : ''}>
+<input id="password" name="password" type="password" autocomplete="new-password" required minlength="${view.minLength}" aria-describedby="${passwordDescribedBy}"${view.email && field !== 'email' ? html` autofocus` : ''}${field === 'password' ? html` aria-invalid="true"` : ''}>
 <p id="password-rule" class="lead">At least ${view.minLength} characters. Long passphrases are welcome.</p>
 <button type="submit">Sign up</button>
 </form>
