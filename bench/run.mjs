@@ -5,9 +5,10 @@
 // measures and why: docs/performance.md.
 //
 // Settings (environment): BENCH_ONLY (all sections: startup, healthz, token,
-// pg, read; "foundation" = startup,healthz, "oidc" = token,pg,read),
+// pg, read, login, refresh; "foundation" = startup,healthz, "oidc" =
+// token,pg,read,login,refresh),
 // BENCH_CONNECTIONS (50), BENCH_WARMUP (3 s), BENCH_DURATION (10 s),
-// BENCH_ROUNDS (3, /healthz), BENCH_OIDC_ROUNDS (2, token and read paths),
+// BENCH_ROUNDS (3, /healthz), BENCH_OIDC_ROUNDS (2, the oidc sections),
 // BENCH_LATENCY_DURATION (10 s), BENCH_LATENCY_TOOL (paced | autocannon |
 // both), BENCH_ALGS (RS256,ES256), BENCH_PG_URL
 // (postgres://postgres@127.0.0.1:5432), BENCH_START_RUNS (5),
@@ -26,6 +27,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { measureAuthApi, summarizeAuthApi } from './lib/auth-api.mjs';
 import { pacedLoad } from './lib/paced.mjs';
+import { measureLogin, summarizeLogin } from './lib/password-login.mjs';
+import { refreshLoad } from './lib/refresh-load.mjs';
+import { measureRefresh, summarizeRefresh } from './lib/refresh-rotation.mjs';
 import { dropAllCreated, pendingDatabases } from './lib/postgres.mjs';
 import { allowedCpus, cleanupAll, coreTicks, cpuTicks, cpuTicksByName, freePort, get, killAllSync, makeTempDir, memoryKiB, removeTempDir, spawnPinned, stopProcess, waitFor200 } from './lib/processes.mjs';
 import { median, renderMarkdown, spread } from './lib/report.mjs';
@@ -40,9 +44,15 @@ const GOALS = Object.freeze({
   tokenVsBaseline: 1.0,
   readVsBaseline: 2.5,
   readVsHelloWorld: 0.6,
+  // Password-realm logins per second against raw argon2id verifications on the same core.
+  loginVsArgon2: 0.85,
+  refreshVsBaseline: 0.8,
+  // Rows written per rotation to Portcullis's tables (PostgreSQL's
+  // pg_stat_user_tables: inserted + updated + deleted).
+  refreshWritesPerRotation: 2,
 });
-const SECTIONS = ['startup', 'healthz', 'token', 'pg', 'read'];
-const SECTION_ALIASES = { all: SECTIONS, foundation: ['startup', 'healthz'], oidc: ['token', 'pg', 'read'] };
+const SECTIONS = ['startup', 'healthz', 'token', 'pg', 'read', 'login', 'refresh'];
+const SECTION_ALIASES = { all: SECTIONS, foundation: ['startup', 'healthz'], oidc: ['token', 'pg', 'read', 'login', 'refresh'] };
 const START_DEADLINE_MS = 30_000;
 
 function intSetting(name, fallback, min, max) {
@@ -158,7 +168,7 @@ function serverSpec(kind, port, dir, options = {}) {
   if (kind === 'oidc-baseline') {
     return {
       script: join(root, 'bench', 'oidc-baseline.mjs'),
-      args: [String(port), '--alg', options.alg ?? 'RS256', '--keys', String(options.keys ?? 1)],
+      args: [String(port), '--alg', options.alg ?? 'RS256', '--keys', String(options.keys ?? 1), ...(options.refresh ? ['--refresh'] : [])],
       env: { ...baseEnv(root), HOST: '127.0.0.1', ...options.env },
       readyPath: '/.well-known/openid-configuration',
     };
@@ -187,7 +197,7 @@ function portcullisEnv(port, dir) {
 }
 
 /**
- * Starts a server on a free port, pinned to the server CPU, and times spawn →
+ * Starts a server on a free port (or `options.port`), pinned to the server CPU, and times spawn →
  * first 200 from its readiness path. Retries (at most twice) only when the
  * port was taken between choosing and binding it. `options.prepare(port)`,
  * when given, runs before each spawn (e.g. a CLI run on the server's future
@@ -196,8 +206,9 @@ function portcullisEnv(port, dir) {
  */
 async function startServer(kind, dir, options = {}) {
   let lastError;
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const port = await freePort();
+  // options.port: restart on a known port (bench/lib/seeded-portcullis.mjs), no retry on another.
+  for (let attempt = 1; attempt <= (options.port ? 1 : 3); attempt++) {
+    const port = options.port ?? (await freePort());
     const prepared = options.prepare ? await options.prepare(port) : {};
     const { env: preparedEnv, ...context } = prepared;
     const spec = serverSpec(kind, port, prepared.dir ?? dir, { ...options, env: { ...options.env, ...preparedEnv } });
@@ -269,6 +280,7 @@ async function measureStartup() {
 
 let currentLoad;
 let currentPaced;
+let currentRefresh;
 
 /**
  * autocannon against 127.0.0.1:port with the bench's connection count.
@@ -293,14 +305,29 @@ function load(port, seconds, request = { path: '/healthz' }, extra = {}) {
   });
 }
 
-/** The open-loop generator of bench/lib/paced.mjs, stoppable on Ctrl-C. */
-function paced(port, seconds, rate, request, warmupSeconds = 0) {
+/**
+ * The open-loop generator of bench/lib/paced.mjs, stoppable on Ctrl-C.
+ * `hooks` ({ prepare, onResponse, onFailure }) replace the fixed request for
+ * chained requests (refresh-token rotation).
+ */
+function paced(port, seconds, rate, request, warmupSeconds = 0, hooks = undefined) {
   const controller = new AbortController();
   currentPaced = controller;
-  return pacedLoad({ port, rate, seconds, warmupSeconds, maxConnections: settings.connections, signal: controller.signal, prepare: () => request }).finally(() => {
+  const chained = hooks ? { prepare: hooks.prepare, onResponse: hooks.onResponse, onFailure: hooks.onFailure } : { prepare: () => request };
+  return pacedLoad({ port, rate, seconds, warmupSeconds, maxConnections: settings.connections, signal: controller.signal, ...chained }).finally(() => {
     currentPaced = undefined;
   });
 }
+
+/** The closed-loop refresh-token rotation load of bench/lib/refresh-load.mjs, stoppable on Ctrl-C. */
+function rotate(options) {
+  const controller = new AbortController();
+  currentRefresh = controller;
+  return refreshLoad({ ...options, signal: controller.signal }).finally(() => {
+    currentRefresh = undefined;
+  });
+}
+
 /**
  * A handful of requests such as a probe, an operator and a relying party
  * would make (discovery and JWKS build the tenant's protocol engine, so idle
@@ -357,6 +384,23 @@ async function measureWindow(server, fn, { dbProcess } = {}) {
     serverCoreBusyPercent,
     loadgenCoreBusyPercent,
   };
+}
+
+/**
+ * Waits (at most `deadlineMs`) until the server used under 10 % of a core
+ * over 200 ms: it has finished what a stopped load generator left queued
+ * (autocannon drops its connections at the end of a run, but the server
+ * still completes the requests they sent). Returns how long it waited.
+ */
+async function waitForIdleServer(server, deadlineMs = 30_000) {
+  const started = performance.now();
+  for (let attempt = 0; attempt < Math.ceil(deadlineMs / 200) && !server.exit; attempt++) {
+    const before = cpuTicks(server.pid);
+    await sleep(200);
+    if (server.exit) break;
+    if ((cpuTicks(server.pid) - before) / CLOCK_TICKS < 0.02) break;
+  }
+  return performance.now() - started;
 }
 
 let quietSpentMs = 0;
@@ -534,11 +578,14 @@ const harness = {
   stopServer,
   measureWindow,
   waitForQuiet,
+  waitForIdleServer,
   loadRecord,
   checkRun,
   load,
   paced,
+  refreshLoad: rotate,
   portcullisEnv,
+  baseEnv,
 };
 
 async function main() {
@@ -552,12 +599,16 @@ async function main() {
   const startup = has('startup') ? await measureStartup() : undefined;
   const runs = has('healthz') ? await measureThroughput() : undefined;
   const authApi = has('token') || has('pg') || has('read') ? await measureAuthApi(harness) : undefined;
+  const login = has('login') ? await measureLogin(harness) : undefined;
+  const refresh = has('refresh') ? await measureRefresh(harness) : undefined;
   machine.loadavgEnd = loadavg().map((n) => n.toFixed(2)).join(' ');
   machine.benchSeconds = (performance.now() - startedAt) / 1000;
 
   const summary = summarize(startup, runs);
   if (authApi) summary.authApi = summarizeAuthApi(authApi, GOALS);
-  const report = { machine, settings, goals: GOALS, build, summary, startup, runs, authApi, warnings };
+  if (login) summary.login = summarizeLogin(login, GOALS);
+  if (refresh) summary.refresh = summarizeRefresh(refresh, GOALS);
+  const report = { machine, settings, goals: GOALS, build, summary, startup, runs, authApi, login, refresh, warnings };
   process.stdout.write('\n' + renderMarkdown(report));
   const resultsDir = join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -577,6 +628,7 @@ async function runPinned() {
     log(`${signal}: stopping servers`);
     currentLoad?.stop();
     currentPaced?.abort();
+    currentRefresh?.abort();
     cleanupAll()
       .then(dropAllCreated)
       .finally(() => process.exit(130));

@@ -22,15 +22,15 @@ import { median, spread } from './report.mjs';
 
 const execFileAsync = promisify(execFile);
 const FORM = Object.freeze({ 'content-type': 'application/x-www-form-urlencoded' });
-const PACED_WARMUP_SECONDS = 2;
+export const PACED_WARMUP_SECONDS = 2;
 
 // ------------------------------------------------------------- requests
 
-function tokenRequest(path, fields) {
+export function tokenRequest(path, fields) {
   return { method: 'POST', path, headers: FORM, body: new URLSearchParams(fields).toString() };
 }
 
-function decodeJwt(token) {
+export function decodeJwt(token) {
   const [header, payload] = String(token).split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
   return { header, payload };
 }
@@ -39,7 +39,7 @@ function decodeJwt(token) {
  * One token request before any load: 200, a JWT access token of the expected
  * algorithm, `typ: at+jwt`, the expected audience. Returns facts for the report.
  */
-async function checkToken(port, request, { alg, audience, label }) {
+export async function checkToken(port, request, { alg, audience, label }) {
   const response = await send(port, { ...request, timeoutMs: 15_000 });
   if (response.status !== 200) throw new Error(`${label}: POST ${request.path} answered ${response.status} ${response.error ?? response.body?.slice(0, 300)}`);
   const body = JSON.parse(response.body);
@@ -117,7 +117,7 @@ function preparePortcullis(h, backend, alg, { clientAlg = false } = {}) {
 // ------------------------------------------------------------------ runs
 
 /** One measured autocannon window at full load, with its CPU accounting. */
-async function maxRun(h, started, request, meta, { dbProcess } = {}) {
+export async function maxRun(h, started, request, meta, { dbProcess } = {}) {
   const { server, port } = started;
   const window = await h.measureWindow(server, () => h.load(port, h.settings.durationSeconds, request), { dbProcess });
   const { result } = window;
@@ -138,15 +138,23 @@ async function maxRun(h, started, request, meta, { dbProcess } = {}) {
   return run;
 }
 
-/** Latency at a fixed offered rate: the open-loop generator, autocannon's overallRate, or both. */
-async function latencyRuns(h, started, request, rate, meta) {
+/**
+ * Latency at a fixed offered rate: the open-loop generator, autocannon's
+ * overallRate, or both. `hooks` (prepare, onResponse, onFailure; see
+ * bench/lib/paced.mjs) replace the fixed request for requests that depend on
+ * earlier answers; autocannon, which can only send a fixed request, is then
+ * not used.
+ */
+export async function latencyRuns(h, started, request, rate, meta, hooks) {
   const { server, port } = started;
   const out = {};
-  const tools = h.settings.latencyTool === 'both' ? ['paced', 'autocannon'] : [h.settings.latencyTool];
+  const tools = (h.settings.latencyTool === 'both' ? ['paced', 'autocannon'] : [h.settings.latencyTool]).filter((tool) => !hooks || tool === 'paced');
+  if (hooks && h.settings.latencyTool === 'autocannon') h.warn(`${meta.scenario} ${meta.server}: BENCH_LATENCY_TOOL=autocannon cannot chain requests; the open-loop generator measures its latency`);
+  if (tools.length === 0) tools.push('paced');
   for (const tool of tools) {
     await h.waitForQuiet();
     if (tool === 'paced') {
-      const window = await h.measureWindow(server, () => h.paced(port, h.settings.latencySeconds, rate, request, PACED_WARMUP_SECONDS));
+      const window = await h.measureWindow(server, () => h.paced(port, h.settings.latencySeconds, rate, request, PACED_WARMUP_SECONDS, hooks));
       const r = window.result;
       out.paced = { ...r, serverCpuPercent: window.serverCpuPercent, serverCoreBusyPercent: window.serverCoreBusyPercent, loadgenCpuPercent: window.loadgenCpuPercent };
       if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0 || r.warmupErrors > 0) {

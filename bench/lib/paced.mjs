@@ -35,8 +35,16 @@ function percentile(sorted, p) {
  * returns, for the last `seconds`, latency percentiles (ms) of the 2xx
  * responses, the achieved rate and the status counts. `prepare()` returns
  * { method, path, headers, body } per request.
+ *
+ * Requests that depend on earlier answers (refresh-token rotation: each
+ * response carries the next token; bench/lib/refresh-load.mjs) use two
+ * optional hooks: `prepare()` may return a promise (e.g. waiting for a free
+ * token), and the wait counts in that request's latency, as a wait for a free
+ * connection in the agent's queue does; `onResponse(status, body, prepared)`
+ * gets each response body, and `onFailure(prepared)` each request that got no
+ * response. A rejected `prepare()` counts as an error.
  */
-export async function pacedLoad({ port, rate, seconds, warmupSeconds = 0, maxConnections = 50, timeoutMs = 10_000, prepare, signal }) {
+export async function pacedLoad({ port, rate, seconds, warmupSeconds = 0, maxConnections = 50, timeoutMs = 10_000, prepare, onResponse, onFailure, signal }) {
   const agent = new Agent({ keepAlive: true, maxSockets: maxConnections, maxFreeSockets: maxConnections });
   const latencies = [];
   const lags = [];
@@ -50,16 +58,19 @@ export async function pacedLoad({ port, rate, seconds, warmupSeconds = 0, maxCon
   const pending = new Set();
 
   let warmupSent = 0;
-  const fire = (recorded) => {
-    const { method, path, headers, body } = prepare();
-    const started = performance.now();
-    inFlight++;
-    if (recorded) maxInFlight = Math.max(maxInFlight, inFlight);
-    const done = new Promise((resolve) => {
+  const send = (prepared, recorded, started) =>
+    new Promise((resolve) => {
+      const { method, path, headers, body } = prepared;
+      const failed = () => {
+        onFailure?.(prepared);
+        resolve();
+      };
       const req = request({ host: '127.0.0.1', port, method, path, headers: body ? { ...headers, 'content-length': Buffer.byteLength(body) } : headers, agent }, (res) => {
-        res.on('data', () => {});
+        const chunks = [];
+        res.on('data', onResponse ? (chunk) => chunks.push(chunk) : () => {});
         res.on('end', () => {
           const elapsed = performance.now() - started;
+          onResponse?.(res.statusCode, Buffer.concat(chunks).toString('utf8'), prepared);
           if (recorded) {
             statusCounts[res.statusCode] = (statusCounts[res.statusCode] ?? 0) + 1;
             if (res.statusCode >= 200 && res.statusCode < 300) latencies.push(elapsed);
@@ -69,7 +80,7 @@ export async function pacedLoad({ port, rate, seconds, warmupSeconds = 0, maxCon
         res.on('error', () => {
           if (recorded) errors++;
           else warmupErrors++;
-          resolve();
+          failed();
         });
       });
       req.setTimeout(timeoutMs, () => {
@@ -81,10 +92,27 @@ export async function pacedLoad({ port, rate, seconds, warmupSeconds = 0, maxCon
           if (recorded) errors++;
           else warmupErrors++;
         }
-        resolve();
+        failed();
       });
       req.end(body);
-    }).finally(() => {
+    });
+
+  const fire = (recorded) => {
+    const started = performance.now();
+    inFlight++;
+    if (recorded) maxInFlight = Math.max(maxInFlight, inFlight);
+    const prepared = prepare();
+    const outcome =
+      typeof prepared?.then === 'function'
+        ? prepared.then(
+            (ready) => send(ready, recorded, started),
+            () => {
+              if (recorded) errors++;
+              else warmupErrors++;
+            },
+          )
+        : send(prepared, recorded, started);
+    const done = outcome.finally(() => {
       inFlight--;
       pending.delete(done);
     });

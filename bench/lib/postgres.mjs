@@ -73,6 +73,21 @@ export async function databaseStats(serverUrl, name) {
   return { transactions, returned, fetched, inserted, updated, deleted };
 }
 
+/**
+ * Rows inserted, updated and deleted per table of the database's own schema
+ * (pg_stat_user_tables: no system catalogs, so no autovacuum ANALYZE
+ * writes), published like databaseStats. { table: { inserted, updated, deleted } }.
+ */
+export async function tableStats(serverUrl, name) {
+  const rows = await psql(serverUrl, 'SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables ORDER BY relname', { database: name });
+  const out = {};
+  for (const line of rows ? rows.split('\n') : []) {
+    const [table, inserted, updated, deleted] = line.split('|');
+    out[table] = { inserted: Number(inserted), updated: Number(updated), deleted: Number(deleted) };
+  }
+  return out;
+}
+
 /** Per-counter difference of two samples. */
 export function diffStats(before, after) {
   const out = {};

@@ -128,10 +128,11 @@ export function cpuTicksByName(name) {
 /**
  * Spawns `taskset -c <cpu> node <script> ...args` (taskset execs node, so the
  * child's pid is the server's pid) and keeps the tail of its output for
- * diagnostics.
+ * diagnostics. `stdin: true` gives the child a pipe as standard input
+ * (bench/argon2-baseline.mjs takes its commands there).
  */
-export function spawnPinned({ cpu, script, args = [], env, cwd, label }) {
-  const child = spawn('taskset', ['-c', String(cpu), process.execPath, script, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnPinned({ cpu, script, args = [], env, cwd, label, stdin = false }) {
+  const child = spawn('taskset', ['-c', String(cpu), process.execPath, script, ...args], { cwd, env, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk) => {
     output = (output + chunk.toString('utf8')).slice(-OUTPUT_LIMIT);

@@ -54,6 +54,7 @@ const SERVER_NAMES = {
   'portcullis-sqlite': 'Portcullis, SQLite',
   'portcullis-postgres': 'Portcullis, PostgreSQL',
   'bare-fastify': 'bare Fastify',
+  argon2: 'raw argon2id verify',
 };
 const serverName = (server) => SERVER_NAMES[server] ?? server;
 const rpsCell = (stat) => (stat ? `${int(stat.median)} (${int(stat.min)}–${int(stat.max)})` : 'n/a');
@@ -130,33 +131,112 @@ function renderAuthApi({ settings, summary, goals, authApi }) {
     '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|',
     ...authApiRuns(runs),
   );
-  const latency = (authApi.token ?? []).filter((r) => r.latency);
-  if (latency.length) {
-    lines.push(
-      '',
-      '| Latency run | offered → achieved /s | p50 | p90 | p99 | p99.9 | max | non-2xx | generator lag p99 | server CPU (of its core busy) |',
-      '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
-      ...latency.flatMap((r) => {
-        const rows = [];
-        const p = r.latency.paced;
-        if (p) rows.push(`| ${r.scenario}, ${serverName(r.server)}, open loop | ${int(p.targetRate)} → ${int(p.achievedRate)} | ${ms2(p.latencyMs.p50)} | ${ms2(p.latencyMs.p90)} | ${ms2(p.latencyMs.p99)} | ${ms2(p.latencyMs.p999)} | ${ms2(p.latencyMs.max)} | ${p.non2xx + p.errors + p.timeouts} | ${ms2(p.lagP99Ms)} | ${fixed(p.serverCpuPercent, 0)} % of ${fixed(p.serverCoreBusyPercent, 0)} % |`);
-        const a = r.latency.autocannon;
-        if (a) rows.push(`| ${r.scenario}, ${serverName(r.server)}, autocannon overallRate | ${int(a.targetRate)} → ${int(a.achievedRate)} | ${ms2(a.latencyMs.p50)} | | ${ms2(a.latencyMs.p99)} | | | ${a.non2xx + a.errors + a.timeouts} | | |`);
-        return rows;
-      }),
-    );
-  }
+  lines.push(...latencyTable(authApi.token ?? []));
   return lines;
 }
 
-export function renderMarkdown({ machine, settings, summary, goals, runs, authApi, warnings }) {
+/** The latency runs of `runs` (those with one), open loop and autocannon. */
+function latencyTable(runs) {
+  const latency = runs.filter((r) => r.latency);
+  if (!latency.length) return [];
+  return [
+    '',
+    '| Latency run | offered → achieved /s | p50 | p90 | p99 | p99.9 | max | non-2xx | generator lag p99 | server CPU (of its core busy) |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    ...latency.flatMap((r) => {
+      const rows = [];
+      const p = r.latency.paced;
+      if (p) rows.push(`| ${r.scenario}, ${serverName(r.server)}, open loop${p.flagged ? ' ⚠' : ''} | ${int(p.targetRate)} → ${int(p.achievedRate)} | ${ms2(p.latencyMs.p50)} | ${ms2(p.latencyMs.p90)} | ${ms2(p.latencyMs.p99)} | ${ms2(p.latencyMs.p999)} | ${ms2(p.latencyMs.max)} | ${p.non2xx + p.errors + p.timeouts} | ${ms2(p.lagP99Ms)} | ${fixed(p.serverCpuPercent, 0)} % of ${fixed(p.serverCoreBusyPercent, 0)} % |`);
+      const a = r.latency.autocannon;
+      if (a) rows.push(`| ${r.scenario}, ${serverName(r.server)}, autocannon overallRate | ${int(a.targetRate)} → ${int(a.achievedRate)} | ${ms2(a.latencyMs.p50)} | | ${ms2(a.latencyMs.p99)} | | | ${a.non2xx + a.errors + a.timeouts} | | |`);
+      return rows;
+    }),
+  ];
+}
+
+const pacedLatencyCell = (latency) => (latency?.paced ? `${int(latency.paced.targetRate)}/s: ${ms2(latency.paced.latencyMs.p50)} / ${ms2(latency.paced.latencyMs.p99)}` : 'n/a');
+const cpuCell = (row) => `${fixed(row.cpuMicros?.median, 0)}${row.dbCpuMicros ? ` + ${fixed(row.dbCpuMicros.median, 0)} PG` : ''}`;
+const tablesText = (byTable) =>
+  Object.entries(byTable ?? {})
+    .map(([table, t]) => `${table} ${[['inserted', t.insertedPerOp], ['updated', t.updatedPerOp], ['deleted', t.deletedPerOp]].filter(([, n]) => n > 0).map(([what, n]) => `${fixed(n, 2)} ${what}`).join(', ')}`)
+    .join('; ') || 'none';
+const pgWorkText = (d) =>
+  `${fixed(d.transactionsPerOp, 2)} statements, ${fixed(d.rowsReadPerOp, 2)} rows read; rows written: ${fixed(d.rowsWrittenPerOp, 2)} in the database (${fixed(d.insertedPerOp, 2)} inserted, ${fixed(d.updatedPerOp, 2)} updated, ${fixed(d.deletedPerOp, 2)} deleted; system catalogs included), ${fixed(d.tableRowsWrittenPerOp, 2)} in Portcullis's tables (pg_stat_user_tables: ${tablesText(d.byTable)})`;
+const censusText = (c) =>
+  Object.entries(c.perKind)
+    .map(([kind, k]) => `${kind} ${fixed(k.insertedPerOp, 2)} new rows${k.consumedPerOp ? `, ${fixed(k.consumedPerOp, 2)} marked consumed` : ''}`)
+    .join('; ') + `; users.logins_count +${fixed(c.loginsPerOp, 2)} (one UPDATE each)`;
+
+/** The `login` and `refresh` sections. */
+function renderUserFlows({ settings, summary, goals, login, refresh }) {
+  const sections = [login && 'login', refresh && 'refresh'].filter(Boolean);
+  const lines = ['', `#### Authentication API (issue 3): ${sections.join(', ')}`, ''];
+  const postgres = (login ?? refresh).postgres;
+  lines.push(
+    `- Every run on a freshly started server pinned to CPU ${settings.serverCpu}; Portcullis on a fresh database (RS256 tenant keys) set up by \`bench/lib/seed-users.mjs\` before the server starts: an application allowed password-realm and refresh_token (client_secret_post), one user, an API with allow_offline_access; ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured, ${settings.oidcRounds} rounds alternating baseline → SQLite → PostgreSQL`,
+    `- PostgreSQL: ${postgres.skipped ? `skipped (${postgres.skipped})` : `${postgres.version} at ${postgres.url}, on the same machine and not pinned (its CPU per operation is counted separately, from /proc)`}`,
+  );
+  if (summary.login) {
+    const rows = summary.login.rows;
+    const a = rows.find((r) => r.server === 'argon2')?.argon2;
+    lines.push(
+      '',
+      `POST /oauth/token, password-realm grant (\`audience\` = the Management API, no \`scope\`: an RS256 JWT access token, no ID or refresh token; autocannon, the same body every time), against raw argon2id verifications on the same core${a ? ` (m = ${a.params.memoryCost} KiB, t = ${a.params.timeCost}, p = ${a.params.parallelism}; ${a.concurrency} at once, as Portcullis's hasher on one core)` : ''}; median (min–max) of ${settings.oidcRounds} runs, latency in the last round at half the median maximum, ${settings.latencySeconds} s:`,
+      '',
+      `| Server | logins/s | server CPU µs/login | logins/s vs argon2id verifies/s (goal ≥ ${goals.loginVsArgon2} ×) | per CPU-second vs argon2id | p50 / p99 ms, open loop |`,
+      '|---|--:|--:|---|--:|---|',
+      ...rows.map((row) => {
+        const goal = row.ratio === undefined ? '—' : `${fixed(row.ratio, 2)} ×: ${verdict(row.met)}`;
+        const latency = row.server === 'argon2' ? `one verify: ${ms2(row.argon2.concurrency * (1000 / row.rps.median))} ms` : pacedLatencyCell(row.latency);
+        return `| ${serverName(row.server)}${row.flagged ? ' ⚠' : ''} | ${rpsCell(row.rps)} | ${cpuCell(row)} | ${goal} | ${row.cpuRatio === undefined ? '—' : `${fixed(row.cpuRatio, 2)} ×`} | ${latency} |`;
+      }),
+    );
+    const pg = rows.find((r) => r.database);
+    if (pg) lines.push('', `PostgreSQL work per login (pg_stat_database over every login of the run, background queries included): ${pgWorkText(pg.database)}.`);
+    const census = rows.filter((r) => r.census);
+    if (census.length) lines.push('', `Left in the database per login (last run): ${census.map((r) => `${serverName(r.server)}: ${censusText(r.census)}`).join('. ')}.`);
+  }
+  if (summary.refresh) {
+    const rows = summary.refresh.rows;
+    lines.push(
+      '',
+      `POST /oauth/token (baseline: /token), grant_type=refresh_token with rotation, client_secret_post; an RS256 JWT access token for the bench API; ${settings.connections} refresh-token chains, closed loop (bench/lib/refresh-load.mjs); median (min–max) of ${settings.oidcRounds} runs, latency in the last round at half the median maximum, ${settings.latencySeconds} s, open loop:`,
+      '',
+      `| Server | rotations/s | server CPU µs/rotation | rotations/s vs baseline (goal ≥ ${goals.refreshVsBaseline} ×) | per CPU-second vs baseline | rows written per rotation to Portcullis's tables, PostgreSQL (goal ≤ ${goals.refreshWritesPerRotation}) | p50 / p99 ms, open loop | p50 / p99 ms, closed loop at max |`,
+      '|---|--:|--:|---|--:|---|---|---|',
+      ...rows.map((row) => {
+        const goal = row.ratio === undefined ? '—' : `${fixed(row.ratio, 2)} ×: ${verdict(row.met)}`;
+        const writes = row.database ? `${fixed(row.database.tableRowsWrittenPerOp, 2)}: ${verdict(row.writesMet)} (${fixed(row.database.rowsWrittenPerOp, 2)} database-wide)` : row.server === 'baseline' ? '— (in memory)' : 'n/a (see below)';
+        const closed = row.closedLoopLatency ? `${ms2(row.closedLoopLatency.p50)} / ${ms2(row.closedLoopLatency.p99)}` : 'n/a';
+        return `| ${serverName(row.server)}${row.flagged ? ' ⚠' : ''} | ${rpsCell(row.rps)} | ${cpuCell(row)} | ${goal} | ${row.cpuRatio === undefined ? '—' : `${fixed(row.cpuRatio, 2)} ×`} | ${writes} | ${pacedLatencyCell(row.latency)} | ${closed} |`;
+      }),
+    );
+    const pg = rows.find((r) => r.database);
+    if (pg) lines.push('', `PostgreSQL work per rotation (pg_stat_database over every rotation of the run, background queries included): ${pgWorkText(pg.database)}.`);
+    const census = rows.filter((r) => r.census);
+    if (census.length) lines.push('', `Artifact writes per rotation, from what the database holds after the run (SQLite has no statement counters; each new row is one INSERT, each consumed mark one UPDATE): ${census.map((r) => `${serverName(r.server)}: ${censusText(r.census)}`).join('. ')}.`);
+    const sizes = rows.filter((r) => r.token).map((r) => `${serverName(r.server)} ${r.token.tokenBytes} B (scope "${r.token.scope ?? ''}")`);
+    if (sizes.length) lines.push('', `Access token sizes: ${sizes.join('; ')}.`);
+  }
+  const runs = [...(login?.runs ?? []), ...(refresh?.runs ?? [])];
+  lines.push(
+    '',
+    '| Round | Scenario | Server | req/s | CPU µs/req | avg ms | p99 ms | errors / timeouts / non-2xx | server CPU (of its core busy) | load generator CPU (of its core busy) |',
+    '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|',
+    ...authApiRuns(runs),
+    ...latencyTable(runs),
+  );
+  return lines;
+}
+
+export function renderMarkdown({ machine, settings, summary, goals, runs, authApi, login, refresh, warnings }) {
   const lines = [
     `### Benchmark run of ${machine.date}`,
     '',
     `- Commit ${machine.revision.commit}${machine.revision.dirty ? ' with uncommitted changes' : ''}${machine.revision.exported ? ' (exported tree)' : ''}; Node ${machine.node}, ${machine.cpuModel} (${machine.onlineCpus} CPUs online), Linux ${machine.kernel}; load average at start ${machine.loadavgStart}, at end ${machine.loadavgEnd}; sections ${settings.sections.join(', ')}, ${fixed(machine.benchSeconds / 60, 1)} min`,
     `- Servers pinned to CPU ${settings.serverCpu} (\`taskset -c ${settings.serverCpu}\`), autocannon ${machine.autocannon} in the bench process pinned to CPU ${settings.loadgenCpu}; Fastify ${machine.fastify}, oidc-provider ${machine.oidcProvider}`,
   ];
-  const allRuns = [...(runs ?? []), ...(authApi?.token ?? []), ...(authApi?.read?.runs ?? [])].filter((r) => r.quiet);
+  const allRuns = [...(runs ?? []), ...(authApi?.token ?? []), ...(authApi?.read?.runs ?? []), ...(login?.runs ?? []), ...(refresh?.runs ?? [])].filter((r) => r.quiet);
   if (allRuns.length) {
     const quiet = allRuns.filter((r) => r.quiet.quiet).length;
     const waited = allRuns.reduce((sum, r) => sum + r.quiet.waitedMs, 0) / 1000;
@@ -179,6 +259,7 @@ export function renderMarkdown({ machine, settings, summary, goals, runs, authAp
     );
   }
   if (authApi) lines.push(...renderAuthApi({ settings, summary, goals, authApi }));
+  if (login || refresh) lines.push(...renderUserFlows({ settings, summary, goals, login, refresh }));
   lines.push('', 'CPU columns: the process\'s own CPU time over the measured window, then how busy its core was in all (from /proc/stat); the difference is other work on that core.');
   if (warnings.length > 0) lines.push('', 'Warnings:', ...warnings.map((w) => `- ${w}`));
   return lines.join('\n') + '\n';
