@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { errors, type KoaContextWithOIDC, type ResourceServer as EngineResourceServer } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 
@@ -70,14 +71,14 @@ export function registerPasswordGrants(provider: Provider, deps: PasswordGrantDe
       const offline = requested.has('offline_access') && client.grantTypeAllowed('refresh_token') && (!audience || (await deps.allowsOfflineAccess(audience)));
       const grantedOidc = oidcScopes.filter((scope) => scope !== 'offline_access' || offline);
 
-      const account = await deps.findAccount(ctx, check.userId);
-      if (!account) throw refusal('wrong_credentials', connection);
-      ctx.oidc.entity('Account', account);
-
       const grant = new provider.Grant({ accountId: check.userId, clientId: client.clientId });
       if (grantedOidc.length > 0) grant.addOIDCScope(grantedOidc.join(' '));
       if (resourceServer) grant.addResourceScope(audience as string, apiScopes.join(' '));
-      const grantId = await grant.save();
+      // The grant is stored only when something stored refers to it: a refresh
+      // token, or an opaque access token (/userinfo checks its grant). A JWT
+      // access token alone does not carry the grant id, so one login is one
+      // write fewer (the login count is the other).
+      const grantId = offline || !resourceServer ? await grant.save() : randomUUID();
       ctx.oidc.entity('Grant', grant);
 
       const scope = [...grantedOidc, ...apiScopes].join(' ');
@@ -112,6 +113,8 @@ export function registerPasswordGrants(provider: Provider, deps: PasswordGrantDe
 
       let idToken: string | undefined;
       if (grantedOidc.includes('openid')) {
+        const account = await deps.findAccount(ctx, check.userId);
+        if (!account) throw refusal('wrong_credentials', connection);
         const token = new provider.IdToken({ ...(await account.claims('id_token', scope, {}, [])), sub: check.userId }, { ctx });
         Object.assign(token, { scope: grantedOidc.join(' ') });
         token.set('auth_time', authTime);

@@ -112,8 +112,7 @@ export function usersService(database: Database, runtime: Runtime, hasher: Passw
       if (!(await hasher.verify(hash, input.password))) return WRONG_CREDENTIALS;
       if (user.blocked) return { ok: false, reason: 'blocked' };
       if (hasher.needsRehash(hash)) await stores.users.setPasswordHash(user.user_id, await hasher.hash(input.password));
-      await stores.users.recordLogin(user.user_id, input.ip);
-      return { ok: true, user: (await stores.users.findById(user.user_id)) ?? user };
+      return { ok: true, user: (await stores.users.recordLogin(user.user_id, input.ip)) ?? user };
     },
 
     /**

@@ -224,15 +224,21 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
       return findById(userId);
     },
 
-    /** Counts a successful login atomically (no read-modify-write race between nodes). */
-    async recordLogin(userId: string, ip: string | null): Promise<void> {
+    /**
+     * Counts a successful login atomically (no read-modify-write race between
+     * nodes) and returns the user as updated, in one statement (RETURNING, on
+     * both backends).
+     */
+    async recordLogin(userId: string, ip: string | null): Promise<User | undefined> {
       const now = isoNow(runtime);
-      await db
+      const row = await db
         .updateTable('users')
         .set({ last_login: now, last_ip: ip, logins_count: sql<number>`logins_count + 1`, updated_at: now })
         .where('tenant_id', '=', tenantId)
         .where('user_id', '=', userId)
-        .execute();
+        .returning(COLUMNS)
+        .executeTakeFirst();
+      return row && toUser(row);
     },
 
     /** The stored password hash; kept apart from the user row so it is never selected by accident. */
