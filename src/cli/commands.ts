@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { CredentialError, publicKeyCredential, type PublicKeyCredential } from '../clients/credentials.js';
+import { urlProblem } from '../clients/urls.js';
 import type { Config } from '../config/config.js';
 import { SIGNING_ALGS, type SigningAlg } from '../keys/generate.js';
 import { migrateToLatest } from '../storage/migrate.js';
@@ -137,15 +138,9 @@ export async function clientCreateCommand(
   if (args.publicKeyFile !== undefined && (args.appType === 'spa' || args.appType === 'native')) {
     throw new UsageError('--public-key-file is for confidential applications (--type regular_web or non_interactive)');
   }
-  for (const url of [...args.callbacks, ...args.logoutUrls]) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new UsageError(`"${url}" is not an absolute URL`);
-    }
-    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
-    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) throw new UsageError(`"${url}" must be https (http only for localhost)`);
+  for (const [url, kind] of [...args.callbacks.map((u) => [u, 'callback'] as const), ...args.logoutUrls.map((u) => [u, 'logout'] as const)]) {
+    const problem = urlProblem(url, kind);
+    if (problem) throw new UsageError(`"${url}" ${problem}`);
   }
   // The key is checked before the database is opened: a bad file fails fast.
   const credential = args.publicKeyFile !== undefined ? await credentialFromFile(args.publicKeyFile, args.alg) : undefined;

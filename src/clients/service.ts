@@ -66,6 +66,26 @@ export function clientsService(database: Database, box: SecretBox, runtime: Runt
     },
 
     /**
+     * Replaces a client's secret with a new generated one (Auth0's
+     * rotate-secret); the old one stops working within the engines' client
+     * cache bound (TENANT_CACHE_TTL_MS). Undefined when the client does not
+     * exist or does not authenticate with a secret.
+     */
+    async rotateSecret(tenantId: string, clientId: string): Promise<string | undefined> {
+      const secret = generateClientSecret();
+      const sealed = await box.seal(secret, secretContext(tenantId, clientId));
+      return writeTransaction(database, async (trx) => {
+        const stores = tenantStores(trx, tenantId, runtime);
+        const client = await stores.clients.findById(clientId);
+        if (!client || client.tokenEndpointAuthMethod === 'none' || client.tokenEndpointAuthMethod === 'private_key_jwt') return undefined;
+        return (await stores.clients.setSecret(clientId, sealed)) ? secret : undefined;
+      });
+    },
+
+    /** Seals a new secret for a client (when it moves to a secret-based authentication method). */
+    sealSecret: (tenantId: string, clientId: string, secret: string) => box.seal(secret, secretContext(tenantId, clientId)),
+
+    /**
      * Creates the tenant's CLI admin client — a machine-to-machine client
      * granted every Management API scope — or, when it exists, rotates its
      * secret and brings its grant up to every scope. Returns the plain secret,

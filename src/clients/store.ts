@@ -120,6 +120,19 @@ export function clientsStore(db: Executor, tenantId: string, runtime: Runtime) {
       return Number(row.n);
     },
 
+    /** Changes the named columns and replaces `config` when given; false when the client is not this tenant's. */
+    async update(clientId: string, changes: { name?: string; appType?: string | null; isFirstParty?: boolean; tokenEndpointAuthMethod?: string; secretSealed?: string | null; config?: Record<string, unknown> }): Promise<boolean> {
+      const set: Record<string, unknown> = { updated_at: isoNow(runtime) };
+      if (changes.name !== undefined) set.name = changes.name;
+      if (changes.appType !== undefined) set.app_type = changes.appType;
+      if (changes.isFirstParty !== undefined) set.is_first_party = changes.isFirstParty;
+      if (changes.tokenEndpointAuthMethod !== undefined) set.token_endpoint_auth_method = changes.tokenEndpointAuthMethod;
+      if (changes.secretSealed !== undefined) set.secret_enc = changes.secretSealed;
+      if (changes.config !== undefined) set.config = encodeJson(changes.config);
+      const result = await db.updateTable('clients').set(set).where('tenant_id', '=', tenantId).where('client_id', '=', clientId).executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
     async setSecret(clientId: string, secretSealed: string): Promise<boolean> {
       const result = await db
         .updateTable('clients')

@@ -112,6 +112,7 @@ export function createApp(config: Config, deps: AppDeps): App {
         return Array.isArray(urls) ? urls.filter((u): u is string => typeof u === 'string') : [];
       },
       clientExists: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId)) !== undefined,
+      management: { database: deps.database, services },
       describeApi: (tenantId, identifier) => tenantStores(deps.database.db, tenantId, services.runtime).resourceServers.findByIdentifier(identifier),
       isFirstParty: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId))?.isFirstParty ?? false,
     });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import inject from 'light-my-request';
 import type Provider from 'oidc-provider';
 import type { Tenant } from '../tenants/store.js';
@@ -17,6 +18,8 @@ export interface TenantEngine {
   readonly version: number;
   readonly discovery: CachedBody;
   readonly jwks: CachedBody;
+  /** The published keys (next, current, previous) for verifying this tenant's own JWTs. */
+  readonly verificationKeys: JWTVerifyGetKey;
 }
 
 export interface RegistryOptions {
@@ -107,6 +110,7 @@ export class ProviderRegistry {
       version,
       discovery: cachedBody(document),
       jwks: cachedBody({ keys: jwks }),
+      verificationKeys: createLocalJWKSet({ keys: jwks } as JSONWebKeySet),
     };
   }
 }

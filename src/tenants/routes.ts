@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import { errorBody } from '../http/errors.js';
+import { managementRoutes, type ManagementDeps } from '../management/plugin.js';
 import { managementAudience } from '../management/scopes.js';
 import type { EventBus } from '../events/bus.js';
 import { logoutRoutes } from '../login/logout-routes.js';
@@ -45,6 +46,7 @@ export async function tenantRoutes(
     users: UsersService;
     clientExists: (tenantId: string, clientId: string) => Promise<boolean>;
     allowedLogoutUrls: (tenantId: string, clientId: string) => Promise<readonly string[] | undefined>;
+    management: Omit<ManagementDeps, 'registry'>;
   },
 ): Promise<void> {
   const { config, resolver } = options;
@@ -59,21 +61,25 @@ export async function tenantRoutes(
     return undefined;
   });
 
-  // Every tenant route speaks the protocol's error language (RFC 6749) for
-  // malformed input, and refuses NUL characters in parameters.
-  installProtocolErrorHandling(app);
-  await app.register(oauthRoutes, { registry: options.registry });
-  await app.register(logoutRoutes, { registry: options.registry, allowedLogoutUrls: options.allowedLogoutUrls });
-  await app.register(signupRoutes, { users: options.users, clientExists: options.clientExists });
-  await app.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, events: options.events, formSecret: options.formSecret, isFirstParty: options.isFirstParty, describeApi: options.describeApi });
+  // The Authentication API and the login pages speak the protocol's error
+  // language (RFC 6749) for malformed input, and refuse NUL characters in
+  // parameters; the Management API (its own scope) answers Auth0's JSON errors.
+  await app.register(async function authenticationApi(protocol) {
+    installProtocolErrorHandling(protocol);
+    await protocol.register(oauthRoutes, { registry: options.registry });
+    await protocol.register(logoutRoutes, { registry: options.registry, allowedLogoutUrls: options.allowedLogoutUrls });
+    await protocol.register(signupRoutes, { users: options.users, clientExists: options.clientExists });
+    await protocol.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, events: options.events, formSecret: options.formSecret, isFirstParty: options.isFirstParty, describeApi: options.describeApi });
 
-  app.get('/', async function tenantInfo(request) {
-    const { tenant, issuer } = request.tenantContext as RequestTenant;
-    return {
-      tenant: tenant.name,
-      friendly_name: tenant.settings.friendly_name ?? tenant.name,
-      issuer,
-      management_api_audience: managementAudience(issuer),
-    };
+    protocol.get('/', async function tenantInfo(request) {
+      const { tenant, issuer } = request.tenantContext as RequestTenant;
+      return {
+        tenant: tenant.name,
+        friendly_name: tenant.settings.friendly_name ?? tenant.name,
+        issuer,
+        management_api_audience: managementAudience(issuer),
+      };
+    });
   });
+  await app.register(managementRoutes, { prefix: '/api/v2', registry: options.registry, database: options.management.database, services: options.management.services });
 }
