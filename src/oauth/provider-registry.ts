@@ -46,6 +46,8 @@ export function cachedBody(value: unknown): CachedBody {
  */
 export class ProviderRegistry {
   readonly #engines = new Map<string, Promise<TenantEngine>>();
+  /** Built engines, for `peek`. */
+  readonly #ready = new Map<string, TenantEngine>();
   #versions: Map<string, number> = new Map();
   #checkedAt = Number.NEGATIVE_INFINITY;
   #checking: Promise<void> | undefined;
@@ -53,6 +55,16 @@ export class ProviderRegistry {
 
   constructor(private readonly options: RegistryOptions) {
     this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * The tenant's engine without waiting, when it is built, current and the
+   * version check is not due; undefined otherwise (the caller awaits `get`).
+   */
+  peek(tenant: Tenant, issuer: string): TenantEngine | undefined {
+    if (this.#now() - this.#checkedAt >= this.options.checkIntervalMs) return undefined;
+    const engine = this.#ready.get(tenant.id);
+    return engine && engine.version === (this.#versions.get(tenant.id) ?? 0) && engine.issuer === issuer ? engine : undefined;
   }
 
   async get(tenant: Tenant, issuer: string): Promise<TenantEngine> {
@@ -66,6 +78,13 @@ export class ProviderRegistry {
     }
     const building = this.#build(tenant, issuer, wanted);
     this.#engines.set(tenant.id, building);
+    this.#ready.delete(tenant.id);
+    building.then(
+      (engine) => {
+        if (this.#engines.get(tenant.id) === building) this.#ready.set(tenant.id, engine);
+      },
+      () => undefined,
+    );
     building.catch(() => {
       if (this.#engines.get(tenant.id) === building) this.#engines.delete(tenant.id);
     });

@@ -36,11 +36,21 @@ export async function oauthRoutes(app: FastifyInstance, options: { registry: Pro
   // Auth0 parameters can be translated; the engine takes the parsed body.
   acceptFormBodies(app);
 
-  app.get('/.well-known/openid-configuration', async function discovery(request, reply) {
-    return serveCached(request, reply, (await engineFor(request)).discovery);
+  // Synchronous when the engine is built and current (the common case): no
+  // promise per request on the two most-read documents.
+  const readyEngine = (request: FastifyRequest) => {
+    const { tenant, issuer } = request.tenantContext as RequestTenant;
+    return options.registry.peek(tenant, issuer);
+  };
+  app.get('/.well-known/openid-configuration', function discovery(request, reply) {
+    const engine = readyEngine(request);
+    if (engine) return serveCached(request, reply, engine.discovery);
+    return engineFor(request).then((built) => serveCached(request, reply, built.discovery));
   });
-  app.get('/.well-known/jwks.json', async function jwks(request, reply) {
-    return serveCached(request, reply, (await engineFor(request)).jwks);
+  app.get('/.well-known/jwks.json', function jwks(request, reply) {
+    const engine = readyEngine(request);
+    if (engine) return serveCached(request, reply, engine.jwks);
+    return engineFor(request).then((built) => serveCached(request, reply, built.jwks));
   });
 
   const tokenLike = async function engineWithBody(request: FastifyRequest, reply: FastifyReply) {

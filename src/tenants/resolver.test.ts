@@ -34,6 +34,20 @@ const two: TenantSnapshot = {
 };
 
 describe('TenantResolver', () => {
+  it('peek answers synchronously only while the map is fresh (null before the first load and once stale)', async () => {
+    const { resolver, advance, loads } = resolverWith([two, one], 1000);
+    expect(resolver.peek('auth.acme.test')).toBeNull();
+    await resolver.resolve('auth.acme.test');
+    expect(resolver.peek('auth.acme.test')?.tenant.id).toBe('t_acme');
+    expect(resolver.peek('evil.test')).toBeUndefined();
+    advance(1000);
+    expect(resolver.peek('auth.acme.test')).toBeNull();
+    expect(loads()).toBe(1);
+    // The next resolve reloads (now one tenant: any host is the default).
+    expect((await resolver.resolve('auth.acme.test'))?.tenant.id).toBe('t_default');
+    expect(resolver.peek('evil.test')?.tenant.id).toBe('t_default');
+  });
+
   it('answers on any host while there is only one tenant', async () => {
     const { resolver } = resolverWith([one]);
     expect((await resolver.resolve('anything.test:3000'))?.tenant.id).toBe('t_default');

@@ -48,7 +48,21 @@ export class TenantResolver {
   }
 
   async resolve(hostHeader: string | undefined): Promise<ResolvedTenant | undefined> {
-    const index = await this.#current();
+    return this.#lookup(await this.#current(), hostHeader);
+  }
+
+  /**
+   * The answer `resolve` would give, without waiting, when the cached map is
+   * fresh; `null` when it is not (the caller then awaits `resolve`). Lets the
+   * per-request hook stay synchronous on the hot path.
+   */
+  peek(hostHeader: string | undefined): ResolvedTenant | undefined | null {
+    const index = this.#index;
+    if (!index || this.#now() - index.loadedAt >= this.options.ttlMs) return null;
+    return this.#lookup(index, hostHeader);
+  }
+
+  #lookup(index: Index, hostHeader: string | undefined): ResolvedTenant | undefined {
     const host = (hostHeader ?? '').trim().toLowerCase();
     const bare = hostWithoutPort(host);
     const match = index.byDomain.get(host) ?? index.byDomain.get(bare);

@@ -12,7 +12,7 @@ import { signupRoutes } from '../users/signup-routes.js';
 import { installProtocolErrorHandling } from '../oauth/protocol-errors.js';
 import { oauthRoutes } from '../oauth/routes.js';
 import { tenantIssuer } from './issuer.js';
-import type { TenantResolver } from './resolver.js';
+import type { ResolvedTenant, TenantResolver } from './resolver.js';
 import type { Tenant } from './store.js';
 
 export interface RequestTenant {
@@ -52,13 +52,20 @@ export async function tenantRoutes(
   const { config, resolver } = options;
   app.decorateRequest('tenantContext', null);
 
-  app.addHook('onRequest', async function resolveTenant(request, reply) {
-    const resolved = await resolver.resolve(request.headers.host);
-    if (!resolved) {
-      return reply.code(404).send(errorBody(404, `No tenant is configured for host "${request.headers.host ?? ''}"`, 'unknown_tenant'));
-    }
-    request.tenantContext = { tenant: resolved.tenant, issuer: tenantIssuer(config, resolved.tenant, resolved.primaryDomain) };
-    return undefined;
+  // Synchronous while the host map is fresh (every request but one per
+  // TENANT_CACHE_TTL_MS); the reload is awaited otherwise.
+  app.addHook('onRequest', function resolveTenant(request, reply, done) {
+    const settle = (resolved: ResolvedTenant | undefined) => {
+      if (!resolved) {
+        reply.code(404).send(errorBody(404, `No tenant is configured for host "${request.headers.host ?? ''}"`, 'unknown_tenant'));
+        return;
+      }
+      request.tenantContext = { tenant: resolved.tenant, issuer: tenantIssuer(config, resolved.tenant, resolved.primaryDomain) };
+      done();
+    };
+    const cached = resolver.peek(request.headers.host);
+    if (cached !== null) return settle(cached);
+    resolver.resolve(request.headers.host).then(settle, done);
   });
 
   // The Authentication API and the login pages speak the protocol's error
