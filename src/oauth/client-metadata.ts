@@ -17,6 +17,9 @@ const DEFAULT_GRANTS: Record<string, readonly string[]> = {
   regular_web: ['authorization_code', 'refresh_token', 'client_credentials'],
 };
 
+/** Extra client metadata (declared in the engine's `extraClientMetadata`): the ID token lifetime in seconds. */
+export const ID_TOKEN_LIFETIME = 'portcullis_id_token_lifetime';
+
 const stringArray = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
 
 /**
@@ -38,7 +41,7 @@ export function toClientMetadata(client: StoredClient, secret: string | undefine
   const listed = Array.isArray(config.grant_types) ? stringArray(config.grant_types) : [...(DEFAULT_GRANTS[client.appType ?? 'regular_web'] ?? DEFAULT_GRANTS.regular_web ?? [])];
   const grantTypes = listed.filter((g) => ENGINE_GRANTS.has(g));
   const redirectUris = stringArray(config.callbacks);
-  const jwt = (config.jwt_configuration ?? {}) as { alg?: unknown };
+  const jwt = (config.jwt_configuration ?? {}) as { alg?: unknown; lifetime_in_seconds?: unknown };
   return {
     client_id: client.clientId,
     ...(secret !== undefined && !SECRETLESS_METHODS.has(method) ? { client_secret: secret } : {}),
@@ -53,6 +56,8 @@ export function toClientMetadata(client: StoredClient, secret: string | undefine
     // Unset unless the client chose one: the engine's client default is the
     // tenant's signing algorithm (an RS256 default here broke ES256 tenants).
     ...(typeof jwt.alg === 'string' ? { id_token_signed_response_alg: jwt.alg } : {}),
+    // Auth0's per-application ID token lifetime (jwt_configuration.lifetime_in_seconds).
+    ...(typeof jwt.lifetime_in_seconds === 'number' && Number.isInteger(jwt.lifetime_in_seconds) && jwt.lifetime_in_seconds > 0 ? { [ID_TOKEN_LIFETIME]: jwt.lifetime_in_seconds } : {}),
     application_type: client.appType === 'native' ? 'native' : 'web',
   };
 }

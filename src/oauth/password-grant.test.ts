@@ -92,6 +92,22 @@ describeEachBackend('Auth0 password and password-realm grants at /oauth/token', 
     expect(after!.last_ip).toBe('127.0.0.1');
   });
 
+  it("signs ID tokens for 10 hours, or for the application's jwt_configuration.lifetime_in_seconds", async () => {
+    const { body } = await realmGrant({ scope: 'openid' });
+    const standard = decodeJwt(body.id_token as string);
+    expect(standard.exp! - standard.iat!).toBe(36_000);
+    const short = await t.services.clients.create(tenantId, {
+      name: 'Short ID tokens',
+      appType: 'regular_web',
+      tokenEndpointAuthMethod: 'client_secret_post',
+      config: { grant_types: [PASSWORD_REALM_GRANT], jwt_configuration: { lifetime_in_seconds: 600 } },
+    });
+    const answer = await token({ grant_type: PASSWORD_REALM_GRANT, username: 'jane@example.test', password: PASSWORD, realm: REALM, scope: 'openid' }, { clientId: short.clientId, clientSecret: short.clientSecret as string });
+    expect(answer.status).toBe(200);
+    const claims = decodeJwt(answer.body.id_token as string);
+    expect(claims.exp! - claims.iat!).toBe(600);
+  });
+
   it('lets the API access token call /userinfo (second audience), and refuses JWTs that may not', async () => {
     const { body } = await realmGrant({ audience: ORDERS, scope: 'openid email read:orders' });
     const userinfo = (value: string) => fetch(`${issuer}userinfo`, { headers: { authorization: `Bearer ${value}` } });

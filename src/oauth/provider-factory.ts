@@ -16,7 +16,7 @@ import { tenantStores } from '../tenants/tenant-stores.js';
 import { accessTokenClaims } from './access-token-claims.js';
 import { adapterFactory } from './adapter.js';
 import { forwardEngineEvents } from './engine-events.js';
-import { introspectionAllowedPolicy, toClientMetadata } from './client-metadata.js';
+import { ID_TOKEN_LIFETIME, introspectionAllowedPolicy, toClientMetadata } from './client-metadata.js';
 import { resourceServerInfo } from './resource-servers.js';
 import { registerPasswordGrants } from './password-grant.js';
 import { installEngineMiddleware } from './engine-middleware.js';
@@ -50,6 +50,7 @@ export interface ProviderDeps {
 }
 
 const DEFAULT_ACCESS_TOKEN_TTL = 86_400;
+const DEFAULT_ID_TOKEN_TTL = 36_000;
 
 /**
  * Builds the OpenID Connect engine (oidc-provider) for one tenant: its
@@ -158,6 +159,14 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
   const configuration: Configuration = {
     renderError,
     findAccount,
+    extraClientMetadata: {
+      properties: [ID_TOKEN_LIFETIME],
+      validator: (_ctx, key, value) => {
+        if (key === ID_TOKEN_LIFETIME && value !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value > 0)) {
+          throw new Error(`${ID_TOKEN_LIFETIME} must be a positive integer`);
+        }
+      },
+    },
     loadExistingGrant,
     interactions: { url: (_ctx: KoaContextWithOIDC, interaction) => `/u/login?state=${interaction.uid}` },
     claims: {
@@ -213,7 +222,11 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
       ClientCredentials: (_ctx: KoaContextWithOIDC, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
       AccessToken: (_ctx: KoaContextWithOIDC, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
       AuthorizationCode: 60,
-      IdToken: 36_000,
+      // Auth0's default (10 h), or the application's jwt_configuration.lifetime_in_seconds.
+      IdToken: (_ctx: KoaContextWithOIDC, _token, client) => {
+        const lifetime = (client as unknown as Record<string, unknown>)[ID_TOKEN_LIFETIME];
+        return typeof lifetime === 'number' ? lifetime : DEFAULT_ID_TOKEN_TTL;
+      },
       Interaction: 3600,
       Session: (_ctx: KoaContextWithOIDC, session) => sessionTtlSeconds(sessionLifetime(tenant.settings), session.loginTs),
       Grant: Math.max(sessionSeconds, 30 * 86_400),
