@@ -73,6 +73,9 @@ export function createApp(config: Config, deps: AppDeps): App {
     build: async (tenant, issuer) => {
       // Loaded on first use: CLI commands and worker-only nodes never load the engine.
       const { createTenantProvider } = await import('../oauth/provider-factory.js');
+      // The tenant as stored now: the request's copy comes from the host map, which
+      // may predate the settings change that triggered this rebuild.
+      tenant = (await tenantsStore(deps.database.db, services.runtime).findById(tenant.id)) ?? tenant;
       const keys = await services.keys.load(tenant.id);
       const provider = createTenantProvider({ config, database: deps.database, runtime: services.runtime, secretBox: deps.secretBox, clients: services.clients, users: services.users, events, logError }, tenant, issuer, keys);
       return { provider, jwks: keys.jwks };

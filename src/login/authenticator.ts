@@ -13,8 +13,14 @@ import type { PasswordAuthenticator } from './routes.js';
 export function passwordAuthenticator(users: UsersService, database: Database, runtime: Runtime): PasswordAuthenticator {
   return {
     async authenticate(input) {
-      const result = await users.authenticate({ ...input, connectionName: DEFAULT_DATABASE_CONNECTION });
-      return result.ok ? { ok: true, userId: result.user.user_id } : { ok: false, reason: result.reason };
+      try {
+        const result = await users.authenticate({ ...input, connectionName: DEFAULT_DATABASE_CONNECTION });
+        return result.ok ? { ok: true, userId: result.user.user_id } : { ok: false, reason: result.reason };
+      } catch (error) {
+        // A tenant without its database connection has no password users: the same refusal as a wrong password.
+        if (error instanceof UserError && error.code === 'connection_not_found') return { ok: false, reason: 'wrong_credentials' };
+        throw error;
+      }
     },
 
     async signupPolicy(tenantId) {

@@ -42,9 +42,15 @@ export function managementAuthenticator(keysFor: TenantKeys) {
     const clientId = typeof payload.azp === 'string' ? payload.azp : typeof payload.client_id === 'string' ? payload.client_id : undefined;
     if (!clientId || typeof payload.sub !== 'string') throw new HttpError(401, 'Invalid token', 'invalid_token');
     const granted = new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []);
-    if (scopes.length > 0 && !scopes.some((scope) => granted.has(scope))) {
-      throw new HttpError(403, `Insufficient scope, expected any of: ${scopes.join(',')}`, 'insufficient_scope');
-    }
-    return { clientId, subject: payload.sub, scopes: granted };
+    const caller = { clientId, subject: payload.sub, scopes: granted };
+    requireAnyScope(caller, scopes);
+    return caller;
   };
+}
+
+/** 403 `insufficient_scope` unless the caller holds one of `scopes` (none listed: any valid token). */
+export function requireAnyScope(caller: ManagementCaller, scopes: readonly string[]): void {
+  if (scopes.length > 0 && !scopes.some((scope) => caller.scopes.has(scope))) {
+    throw new HttpError(403, `Insufficient scope, expected any of: ${scopes.join(',')}`, 'insufficient_scope');
+  }
 }

@@ -168,6 +168,8 @@ describeEachBackend('Management API /api/v2/clients with the official auth0 SDK'
     const forbidden = await failure(readerSdk.clients.create({ name: 'Nope' }));
     expect(forbidden.statusCode).toBe(403);
     expect(forbidden.body).toEqual({ statusCode: 403, error: 'Forbidden', message: 'Insufficient scope, expected any of: create:clients', errorCode: 'insufficient_scope' });
+    const [audited] = await logsStore(t.database.db, tenantId, systemRuntime).list({ offset: 0, limit: 1 });
+    expect(audited).toMatchObject({ type: 'fapi', client_id: reader.clientId, details: { response: { statusCode: 403 } } });
   });
 
   it('writes one sapi audit event per change with the acting client, and fapi for a refused one', async () => {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { HttpError } from '../http/errors.js';
 import type { RequestTenant } from '../tenants/routes.js';
-import type { ManagementCaller } from './auth.js';
+import { requireAnyScope, type ManagementCaller } from './auth.js';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
@@ -86,9 +86,12 @@ export class ManagementRouter {
       method: route.method,
       url: route.path,
       handler: async function managementRoute(request: FastifyRequest, reply: FastifyReply) {
-        const caller = await hooks.authenticate(request, route.scopes);
+        // A bad or missing token is refused before anything (no caller to audit);
+        // a valid token without the scope is a refused mutation like any other (fapi).
+        const caller = await hooks.authenticate(request, []);
         const mutation = route.method !== 'GET';
         try {
+          requireAnyScope(caller, route.scopes);
           const params = parse(route.params, request.params ?? {}, 'invalid_uri', 'Path validation error');
           const query = parse(route.query, request.query ?? {}, 'invalid_query_string', 'Query validation error');
           const body = parse(route.body, request.body ?? {}, 'invalid_body', 'Payload validation error');
