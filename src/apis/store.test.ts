@@ -144,6 +144,50 @@ describeEachBackend('apis store', (backend) => {
       expect((await apis().findById(api.id))?.scopes).toEqual([]);
     });
 
+    it('updates settings and replaces scopes wholesale, leaving the identifier and unnamed settings alone', async () => {
+      const api = await apis().insert({ identifier: 'https://update.example/api', name: 'Before', tokenLifetime: 600, scopes: [{ value: 'old', description: 'Old' }] });
+      clock.advance(1000);
+      expect(
+        await apis().update(api.id, {
+          name: 'After',
+          tokenLifetime: 3600,
+          enforcePolicies: true,
+          tokenDialect: 'access_token_authz',
+          allowOfflineAccess: true,
+          skipConsentForVerifiableFirstPartyClients: false,
+          signingAlg: 'ES256',
+          scopes: [{ value: 'new:b', description: null }, { value: 'new:a', description: 'A' }],
+        }),
+      ).toBe(true);
+      expect(await apis().findById(api.id)).toEqual({
+        ...api,
+        name: 'After',
+        tokenLifetime: 3600,
+        enforcePolicies: true,
+        tokenDialect: 'access_token_authz',
+        allowOfflineAccess: true,
+        skipConsentForVerifiableFirstPartyClients: false,
+        signingAlg: 'ES256',
+        scopes: [{ value: 'new:a', description: 'A' }, { value: 'new:b', description: null }],
+        updatedAt: clock.now().toISOString(),
+      });
+
+      // Without `scopes` the scopes stay; booleans can be turned off again.
+      expect(await apis().update(api.id, { enforcePolicies: false })).toBe(true);
+      const after = await apis().findById(api.id);
+      expect(after?.enforcePolicies).toBe(false);
+      expect(after?.scopes.map((s) => s.value)).toEqual(['new:a', 'new:b']);
+      expect(after?.name).toBe('After');
+    });
+
+    it("does not update an unknown API or another tenant's", async () => {
+      expect(await apis().update('no-such-id', { name: 'x' })).toBe(false);
+      const other = await createTenant(ctx.database, 'update-other');
+      const theirs = await resourceServersStore(ctx.database.db, other.id, clock).insert({ identifier: 'https://theirs.example/api', name: 'Theirs', scopes: [{ value: 'keep', description: null }] });
+      expect(await apis().update(theirs.id, { name: 'Mine', scopes: [] })).toBe(false);
+      expect(await resourceServersStore(ctx.database.db, other.id, clock).findById(theirs.id)).toEqual(theirs);
+    });
+
     it('ignores setScopes for an unknown API', async () => {
       await expect(apis().setScopes('no-such-id', [{ value: 'x', description: null }])).resolves.toBeUndefined();
       const orphans = await ctx.database.db.selectFrom('resource_server_scopes').select('value').where('resource_server_id', '=', 'no-such-id').execute();
@@ -237,6 +281,41 @@ describeEachBackend('apis store', (backend) => {
       expect(found?.createdAt).toBe(grant.createdAt);
       expect(found?.updatedAt).toBe(clock.now().toISOString());
       expect(await grants().updateScope('cgr_unknown', ['read'])).toBe(false);
+    });
+
+    it('finds a grant by id, within the tenant only', async () => {
+      await addClient('g-by-id');
+      const grant = await grants().insert({ clientId: 'g-by-id', audience, scope: ['write'] });
+      if (!grant) throw new Error('grant not inserted');
+      expect(await grants().findById(grant.id)).toEqual(grant);
+      expect(await grants().findById('cgr_unknown')).toBeUndefined();
+      const other = await createTenant(ctx.database, 'grants-other');
+      expect(await clientGrantsStore(ctx.database.db, other.id, clock).findById(grant.id)).toBeUndefined();
+      expect(await clientGrantsStore(ctx.database.db, other.id, clock).updateScope(grant.id, [])).toBe(false);
+      expect(await clientGrantsStore(ctx.database.db, other.id, clock).delete(grant.id)).toBe(false);
+      expect((await grants().findById(grant.id))?.scope).toEqual(['write']);
+    });
+
+    it('lists the tenant grants by creation time, filtered by client and/or audience', async () => {
+      const own = await createTenant(ctx.database, 'grants-listing');
+      const runtime = testRuntime('2036-01-01T00:00:00.000Z');
+      const ownApis = resourceServersStore(ctx.database.db, own.id, runtime);
+      const ownGrants = clientGrantsStore(ctx.database.db, own.id, runtime);
+      const ownClients = clientsStore(ctx.database.db, own.id, runtime);
+      for (const id of ['l-one', 'l-two']) await ownClients.insert({ clientId: id, name: id, appType: 'non_interactive', isFirstParty: true, tokenEndpointAuthMethod: 'client_secret_post', secretSealed: null });
+      const first = (await ownApis.insert({ identifier: 'https://first.example/', name: 'First' })).identifier;
+      const second = (await ownApis.insert({ identifier: 'https://second.example/', name: 'Second' })).identifier;
+      const a = await ownGrants.insert({ clientId: 'l-one', audience: second, scope: [] });
+      runtime.advance(10);
+      const b = await ownGrants.insert({ clientId: 'l-two', audience: first, scope: [] });
+      runtime.advance(10);
+      const c = await ownGrants.insert({ clientId: 'l-one', audience: first, scope: [] });
+      expect((await ownGrants.list()).map((g) => g.id)).toEqual([a?.id, b?.id, c?.id]);
+      expect((await ownGrants.list({ clientId: 'l-one' })).map((g) => g.id)).toEqual([a?.id, c?.id]);
+      expect((await ownGrants.list({ audience: first })).map((g) => g.id)).toEqual([b?.id, c?.id]);
+      expect((await ownGrants.list({ clientId: 'l-one', audience: first })).map((g) => g.id)).toEqual([c?.id]);
+      // Another tenant's grants never appear.
+      expect((await grants().list()).some((g) => [a?.id, b?.id, c?.id].includes(g.id))).toBe(false);
     });
 
     it('deletes a grant by id, once', async () => {

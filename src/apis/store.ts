@@ -37,6 +37,18 @@ export interface NewResourceServer {
   readonly scopes?: readonly ApiScope[];
 }
 
+/** What a PATCH may change; `scopes`, when given, replaces the whole array (Auth0). */
+export interface ResourceServerChanges {
+  readonly name?: string;
+  readonly signingAlg?: string;
+  readonly tokenLifetime?: number;
+  readonly enforcePolicies?: boolean;
+  readonly tokenDialect?: string;
+  readonly allowOfflineAccess?: boolean;
+  readonly skipConsentForVerifiableFirstPartyClients?: boolean;
+  readonly scopes?: readonly ApiScope[];
+}
+
 const COLUMNS = [
   'id', 'identifier', 'name', 'is_system', 'signing_alg', 'token_lifetime', 'enforce_policies', 'token_dialect',
   'allow_offline_access', 'skip_consent_for_verifiable_first_party_clients', 'created_at', 'updated_at',
@@ -132,6 +144,28 @@ export function resourceServersStore(db: Executor, tenantId: string, runtime: Ru
       await db.updateTable('resource_servers').set({ updated_at: isoNow(runtime) }).where('id', '=', id).execute();
     },
 
+    /**
+     * Changes the settings of one of this tenant's APIs (the identifier never
+     * changes: it is the audience of issued tokens). Returns false when the API
+     * is not this tenant's. With `scopes`, call inside a write transaction.
+     */
+    async update(id: string, changes: ResourceServerChanges): Promise<boolean> {
+      const set = {
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.signingAlg !== undefined ? { signing_alg: changes.signingAlg } : {}),
+        ...(changes.tokenLifetime !== undefined ? { token_lifetime: changes.tokenLifetime } : {}),
+        ...(changes.enforcePolicies !== undefined ? { enforce_policies: changes.enforcePolicies } : {}),
+        ...(changes.tokenDialect !== undefined ? { token_dialect: changes.tokenDialect } : {}),
+        ...(changes.allowOfflineAccess !== undefined ? { allow_offline_access: changes.allowOfflineAccess } : {}),
+        ...(changes.skipConsentForVerifiableFirstPartyClients !== undefined ? { skip_consent_for_verifiable_first_party_clients: changes.skipConsentForVerifiableFirstPartyClients } : {}),
+        updated_at: isoNow(runtime),
+      };
+      const result = await db.updateTable('resource_servers').set(set).where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return false;
+      if (changes.scopes !== undefined) await writeScopes(id, changes.scopes);
+      return true;
+    },
+
     /** The identifier of the tenant's system API (the Management API), without loading its scopes. */
     async systemApiIdentifier(): Promise<string | undefined> {
       const row = await db.selectFrom('resource_servers').select('identifier').where('tenant_id', '=', tenantId).where('is_system', '=', true).executeTakeFirst();
@@ -191,6 +225,20 @@ export function clientGrantsStore(db: Executor, tenantId: string, runtime: Runti
         .values({ id, tenant_id: tenantId, client_id: input.clientId, resource_server_id: api.id, audience: input.audience, scope: encodeJson(input.scope), created_at: now, updated_at: now })
         .execute();
       return { id, clientId: input.clientId, audience: input.audience, scope: [...input.scope], createdAt: now, updatedAt: now };
+    },
+
+    async findById(id: string): Promise<ClientGrant | undefined> {
+      const row = await db.selectFrom('client_grants').select(GRANT_COLUMNS).where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+      return row && toGrant(row);
+    },
+
+    /** The tenant's grants, optionally of one client and/or one API, by creation time (then id). */
+    async list(filter: { clientId?: string; audience?: string } = {}): Promise<ClientGrant[]> {
+      let query = db.selectFrom('client_grants').select(GRANT_COLUMNS).where('tenant_id', '=', tenantId);
+      if (filter.clientId !== undefined) query = query.where('client_id', '=', filter.clientId);
+      if (filter.audience !== undefined) query = query.where('audience', '=', filter.audience);
+      const rows = await query.orderBy('created_at').orderBy('id').execute();
+      return rows.map(toGrant);
     },
 
     async find(clientId: string, audience: string): Promise<ClientGrant | undefined> {

@@ -110,6 +110,28 @@ describeEachBackend('connections store', (backend) => {
     expect(await store().enabledClients('con_unknown')).toEqual([]);
   });
 
+  it('replaces the enabled clients as a set, all or nothing', async () => {
+    const connection = await store().insert({ name: 'replacing', strategy: 'auth0' });
+    await addClient('rep-a');
+    await addClient('rep-b');
+    await addClient('rep-c');
+    expect(await store().replaceEnabledClients(connection.id, ['rep-b', 'rep-a', 'rep-b'])).toEqual({ ok: true });
+    expect(await store().enabledClients(connection.id)).toEqual(['rep-a', 'rep-b']);
+    expect(await store().replaceEnabledClients(connection.id, ['rep-c'])).toEqual({ ok: true });
+    expect(await store().enabledClients(connection.id)).toEqual(['rep-c']);
+
+    // An unknown client (or another tenant's) changes nothing.
+    const other = await createTenant(ctx.database, 'replacing-other');
+    await clientsStore(ctx.database.db, other.id, clock).insert({ clientId: 'rep-foreign', name: 'x', appType: 'spa', isFirstParty: true, tokenEndpointAuthMethod: 'none', secretSealed: null });
+    expect(await store().replaceEnabledClients(connection.id, ['rep-a', 'rep-ghost', 'rep-foreign'])).toEqual({ ok: false, missing: ['rep-ghost', 'rep-foreign'] });
+    expect(await store().enabledClients(connection.id)).toEqual(['rep-c']);
+    expect(await store().replaceEnabledClients('con_unknown', ['rep-a'])).toEqual({ ok: false, missing: 'no_connection' });
+    expect(await connectionsStore(ctx.database.db, other.id, clock).replaceEnabledClients(connection.id, [])).toEqual({ ok: false, missing: 'no_connection' });
+
+    expect(await store().replaceEnabledClients(connection.id, [])).toEqual({ ok: true });
+    expect(await store().enabledClients(connection.id)).toEqual([]);
+  });
+
   it('deletes a connection once, with its client enablements', async () => {
     const connection = await store().insert({ name: 'doomed', strategy: 'auth0' });
     await addClient('doomed-client');

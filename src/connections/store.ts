@@ -81,6 +81,25 @@ export function connectionsStore(db: Executor, tenantId: string, runtime: Runtim
       return rows.map((r) => r.client_id);
     },
 
+    /**
+     * Makes `clientIds` exactly the connection's enabled clients. Returns
+     * 'no_connection' or the ids that are not clients of this tenant (and
+     * then changes nothing). Run it in a write transaction: it reads, deletes
+     * and inserts.
+     */
+    async replaceEnabledClients(connectionId: string, clientIds: readonly string[]): Promise<{ ok: true } | { ok: false; missing: 'no_connection' | readonly string[] }> {
+      const connection = await db.selectFrom('connections').select('id').where('tenant_id', '=', tenantId).where('id', '=', connectionId).executeTakeFirst();
+      if (!connection) return { ok: false, missing: 'no_connection' };
+      const wanted = [...new Set(clientIds)];
+      const found = wanted.length === 0 ? [] : await db.selectFrom('clients').select('client_id').where('tenant_id', '=', tenantId).where('client_id', 'in', wanted).execute();
+      const known = new Set(found.map((r) => r.client_id));
+      const missing = wanted.filter((id) => !known.has(id));
+      if (missing.length > 0) return { ok: false, missing };
+      await db.deleteFrom('connection_clients').where('connection_id', '=', connectionId).execute();
+      if (wanted.length > 0) await db.insertInto('connection_clients').values(wanted.map((clientId) => ({ connection_id: connectionId, client_id: clientId }))).execute();
+      return { ok: true };
+    },
+
     async delete(id: string): Promise<boolean> {
       const result = await db.deleteFrom('connections').where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
       return Number(result.numDeletedRows) === 1;

@@ -3,7 +3,8 @@ import { describeEachBackend, migratedDatabase } from '../../test/support/backen
 import { testRuntime } from '../../test/support/clock.js';
 import { createTenant } from '../../test/support/fixtures.js';
 import type { Tenant } from '../tenants/store.js';
-import { logsStore, purgeLogsBefore, type LogEvent } from './store.js';
+import { SearchSyntaxError } from '../search/lucene.js';
+import { LOG_PAGE_CAP, logsStore, purgeLogsBefore, type LogEvent } from './store.js';
 
 describeEachBackend('logs store', (backend) => {
   let ctx: Awaited<ReturnType<typeof migratedDatabase>>;
@@ -131,6 +132,56 @@ describeEachBackend('logs store', (backend) => {
     const b = await logs.append({ type: 's' });
     expect((await logs.listFrom(undefined, 10)).map((e) => e.log_id)).toEqual([a.log_id, b.log_id]);
     expect((await logs.listFrom(a.log_id, 10)).map((e) => e.log_id)).toEqual([b.log_id]);
+  });
+
+  it('searches with a Lucene query, in either order, page by page, with a bounded total', async () => {
+    const own = await createTenant(ctx.database, 'searching');
+    const ownClock = testRuntime('2031-01-01T00:00:00.000Z');
+    const logs = logsStore(ctx.database.db, own.id, ownClock);
+    const events: LogEvent[] = [];
+    for (const [i, type] of ['s', 'f', 's', 'ss', 's'].entries()) {
+      events.push(await logs.append({ type, client_name: i < 2 ? 'Orders' : 'Billing', user_id: `auth0|u${i}` }));
+      ownClock.advance(86_400_000);
+    }
+    const dialect = ctx.database.capabilities.name;
+    const idsOf = (found: { events: LogEvent[] }) => found.events.map((e) => e.log_id);
+    const all = events.map((e) => e.log_id);
+    expect(idsOf(await logs.search({ offset: 0, limit: 10 }, dialect))).toEqual([...all].reverse());
+    expect(idsOf(await logs.search({ offset: 1, limit: 2, ascending: true }, dialect))).toEqual(all.slice(1, 3));
+    expect(idsOf(await logs.search({ q: 'type:s', offset: 0, limit: 10, ascending: true }, dialect))).toEqual([all[0], all[2], all[4]]);
+    expect(idsOf(await logs.search({ q: 'Bill* AND NOT type:s', offset: 0, limit: 10 }, dialect))).toEqual([all[3]]);
+    expect(idsOf(await logs.search({ q: 'date:[2031-01-02 TO 2031-01-03]', offset: 0, limit: 10, ascending: true }, dialect))).toEqual([all[1], all[2]]);
+    expect(await logs.search({ q: 'type:s', offset: 0, limit: 1, includeTotals: true }, dialect)).toMatchObject({ total: 3 });
+    expect(await logs.search({ q: '   ', offset: 0, limit: 1, includeTotals: true }, dialect)).toMatchObject({ total: 5 });
+    expect(await logs.search({ q: 'type:s', offset: 0, limit: 1 }, dialect)).not.toHaveProperty('total');
+    await expect(logs.search({ q: 'nope:x', offset: 0, limit: 1 }, dialect)).rejects.toBeInstanceOf(SearchSyntaxError);
+    // Another tenant's events are never found.
+    expect(idsOf(await store().search({ q: 'user_id:"auth0|u0"', offset: 0, limit: 10 }, dialect))).toEqual([]);
+    expect(LOG_PAGE_CAP).toBe(1000);
+  });
+
+  it('counts events of given types per UTC day, with the first and last date of each', async () => {
+    const own = await createTenant(ctx.database, 'daily');
+    const ownClock = testRuntime('2031-05-01T00:00:00.000Z');
+    const logs = logsStore(ctx.database.db, own.id, ownClock);
+    const at = (instant: string, type: string) => {
+      ownClock.set(instant);
+      return logs.append({ type });
+    };
+    await at('2031-04-30T23:59:59.999Z', 's');
+    await at('2031-05-01T00:00:00.000Z', 's');
+    await at('2031-05-01T12:00:00.000Z', 's');
+    await at('2031-05-01T13:00:00.000Z', 'ss');
+    await at('2031-05-01T14:00:00.000Z', 'f');
+    await at('2031-05-02T23:59:59.999Z', 'pwd_leak');
+    await at('2031-05-03T00:00:00.000Z', 's');
+    expect(await logs.dailyCounts(['s', 'ss', 'pwd_leak'], '2031-05-01T00:00:00.000Z', '2031-05-03T00:00:00.000Z')).toEqual([
+      { day: '2031-05-01', type: 's', count: 2, first: '2031-05-01T00:00:00.000Z', last: '2031-05-01T12:00:00.000Z' },
+      { day: '2031-05-01', type: 'ss', count: 1, first: '2031-05-01T13:00:00.000Z', last: '2031-05-01T13:00:00.000Z' },
+      { day: '2031-05-02', type: 'pwd_leak', count: 1, first: '2031-05-02T23:59:59.999Z', last: '2031-05-02T23:59:59.999Z' },
+    ]);
+    expect(await logs.dailyCounts([], '2031-05-01T00:00:00.000Z', '2031-05-03T00:00:00.000Z')).toEqual([]);
+    expect(await store().dailyCounts(['s'], '2031-05-01T00:00:00.000Z', '2031-05-03T00:00:00.000Z')).toEqual([]);
   });
 
   describe('purgeLogsBefore', () => {

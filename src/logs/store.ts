@@ -1,3 +1,6 @@
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
+import { compileSearch, type SearchDialectName, type SearchSchema } from '../search/compile.js';
+import { parseSearchQuery } from '../search/lucene.js';
 import { decodeJson, encodeJson } from '../storage/codec.js';
 import { isoNow, type Runtime } from '../storage/runtime.js';
 import type { Executor } from '../storage/transaction.js';
@@ -30,6 +33,56 @@ const COLUMNS = [
 ] as const;
 
 type Row = Record<(typeof COLUMNS)[number], unknown>;
+
+/** Auth0 pages through at most the first 1000 events of a listing; checkpoint paging (`listFrom`) reaches the rest. */
+export const LOG_PAGE_CAP = 1000;
+
+/**
+ * The fields of Auth0's log search (`GET /api/v2/logs?q=…`), each a column of
+ * log_events. Values compare exactly and case-sensitively (there are no
+ * lower-cased copies of log columns); `date` takes dates and ranges. A bare
+ * term searches client_name, connection and user_name, as Auth0's does.
+ */
+export const LOG_SEARCH_SCHEMA: SearchSchema = {
+  fields: {
+    log_id: { type: 'string', column: 'log_events.log_id' },
+    date: { type: 'date', column: 'log_events.date' },
+    type: { type: 'string', column: 'log_events.type' },
+    description: { type: 'string', column: 'log_events.description' },
+    ip: { type: 'string', column: 'log_events.ip' },
+    user_agent: { type: 'string', column: 'log_events.user_agent' },
+    client_id: { type: 'string', column: 'log_events.client_id' },
+    client_name: { type: 'string', column: 'log_events.client_name' },
+    user_id: { type: 'string', column: 'log_events.user_id' },
+    user_name: { type: 'string', column: 'log_events.user_name' },
+    connection: { type: 'string', column: 'log_events.connection' },
+    connection_id: { type: 'string', column: 'log_events.connection_id' },
+    audience: { type: 'string', column: 'log_events.audience' },
+    scope: { type: 'string', column: 'log_events.scope' },
+    strategy: { type: 'string', column: 'log_events.strategy' },
+  },
+  defaultFields: ['client_name', 'connection', 'user_name'],
+};
+
+export interface LogSearchRequest {
+  /** Lucene query (Auth0's log search); absent or blank: every event. */
+  readonly q?: string;
+  readonly offset: number;
+  readonly limit: number;
+  /** Oldest first (`sort=date:1`); newest first otherwise. */
+  readonly ascending?: boolean;
+  readonly includeTotals?: boolean;
+}
+
+/** Events of some types counted per UTC day, with the first and last event's date. */
+export interface DailyTypeCount {
+  /** `YYYY-MM-DD` */
+  readonly day: string;
+  readonly type: string;
+  readonly count: number;
+  readonly first: string;
+  readonly last: string;
+}
 
 function toEvent(r: Row): LogEvent {
   const { details, ...rest } = r;
@@ -82,6 +135,48 @@ export function logsStore(db: Executor, tenantId: string, runtime: Runtime) {
     async listForUser(userId: string, page: { offset: number; limit: number }): Promise<LogEvent[]> {
       const rows = await base().where('user_id', '=', userId).orderBy('seq', 'desc').offset(page.offset).limit(page.limit).execute();
       return rows.map(toEvent);
+    },
+
+    /**
+     * A page of events, optionally matching an Auth0 log search query, in
+     * insertion order (newest first unless `ascending`). Throws
+     * SearchSyntaxError for a query it cannot parse or compile. `total`, when
+     * asked, counts at most LOG_PAGE_CAP matches (Auth0's paging window), so
+     * a count never scans a tenant's whole history.
+     */
+    async search(request: LogSearchRequest, dialect: SearchDialectName): Promise<{ events: LogEvent[]; total?: number }> {
+      const q = request.q?.trim() ?? '';
+      const where: RawBuilder<SqlBool> | null = q === '' ? null : compileSearch(parseSearchQuery(q), LOG_SEARCH_SCHEMA, dialect);
+      let query = base();
+      if (where) query = query.where(where);
+      const rows = await query.orderBy('seq', request.ascending ? 'asc' : 'desc').offset(request.offset).limit(request.limit).execute();
+      const events = rows.map(toEvent);
+      if (!request.includeTotals) return { events };
+      let matched = db.selectFrom('log_events').select(sql<number>`1`.as('one')).where('log_events.tenant_id', '=', tenantId);
+      if (where) matched = matched.where(where);
+      const row = await db.selectFrom(matched.limit(LOG_PAGE_CAP).as('matched')).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      return { events, total: Number(row.n) };
+    },
+
+    /**
+     * Events of `types` per UTC day with `fromIso <= date < toIso` (dates are
+     * ISO-8601 UTC text, so the day is the first ten characters).
+     */
+    async dailyCounts(types: readonly string[], fromIso: string, toIso: string): Promise<DailyTypeCount[]> {
+      if (types.length === 0) return [];
+      const day = sql<string>`substr(log_events.date, 1, 10)`;
+      const rows = await db
+        .selectFrom('log_events')
+        .select((eb) => [day.as('day'), 'type', eb.fn.countAll<number>().as('n'), eb.fn.min('date').as('first'), eb.fn.max('date').as('last')])
+        .where('tenant_id', '=', tenantId)
+        .where('type', 'in', types)
+        .where('date', '>=', fromIso)
+        .where('date', '<', toIso)
+        .groupBy([day, 'type'])
+        .execute();
+      return rows
+        .map((r) => ({ day: String(r.day), type: r.type, count: Number(r.n), first: String(r.first), last: String(r.last) }))
+        .sort((a, b) => (a.day === b.day ? a.type.localeCompare(b.type) : a.day < b.day ? -1 : 1));
     },
 
     /** Checkpoint paging: up to `take` events after `fromLogId` (oldest first); from the start when undefined. */

@@ -6,9 +6,19 @@ import type { Database } from '../storage/database.js';
 import type { RequestTenant } from '../tenants/routes.js';
 import { managementAudit } from './audit.js';
 import { managementAuthenticator } from './auth.js';
+import { registerClientGrantRoutes } from './client-grants.js';
 import { registerClientRoutes } from './clients.js';
+import { registerConnectionRoutes } from './connections.js';
+import { registerGrantRoutes } from './grants.js';
+import { registerLogRoutes } from './logs.js';
 import { openApiDocument } from './openapi.js';
+import { registerResourceServerRoutes } from './resource-servers.js';
+import { registerRoleRoutes } from './roles.js';
 import { ManagementRouter } from './route.js';
+import { registerSigningKeyRoutes } from './signing-keys.js';
+import { registerStatsRoutes } from './stats.js';
+import { registerTenantSettingsRoutes } from './tenant-settings.js';
+import { registerUserRoutes } from './users.js';
 
 export interface ManagementDeps {
   readonly registry: ProviderRegistry;
@@ -19,7 +29,7 @@ export interface ManagementDeps {
 /** A resource module: adds its routes to the router. */
 export type ResourceModule = (router: ManagementRouter, deps: ManagementDeps) => void;
 
-const RESOURCES: readonly ResourceModule[] = [registerClientRoutes];
+const RESOURCES: readonly ResourceModule[] = [registerClientRoutes, registerResourceServerRoutes, registerRoleRoutes, registerClientGrantRoutes, registerConnectionRoutes, registerTenantSettingsRoutes, registerSigningKeyRoutes, registerLogRoutes, registerStatsRoutes, registerUserRoutes, registerGrantRoutes];
 
 /**
  * The Management API v2 at /api/v2 (Auth0's paths and shapes), inside the

@@ -1,7 +1,10 @@
+import { Migrator, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEachBackend, migratedDatabase } from '../../test/support/backends.js';
+import { createTestDatabase, describeEachBackend, migratedDatabase, openTestDatabase } from '../../test/support/backends.js';
 import { testRuntime } from '../../test/support/clock.js';
 import { createTenant } from '../../test/support/fixtures.js';
+import { encodeJson } from '../storage/codec.js';
+import { allMigrations } from '../storage/migrations/index.js';
 import type { Tenant } from '../tenants/store.js';
 import { artifactsStore, sweepExpiredArtifacts } from './artifact-store.js';
 
@@ -106,6 +109,84 @@ describeEachBackend('artifacts store', (backend) => {
     }
     expect(await store().find('AccessToken', 'rv-other')).toBeDefined();
     expect(await store().revokeByGrantId('grant-revoked')).toBe(0);
+  });
+
+  it('revokes an account’s artifacts of the given kinds, or of every kind, and nothing of another account or tenant', async () => {
+    const jane = 'auth0|jane-revoke';
+    await store().upsert('Session', 'ra-session', { accountId: jane, uid: 'ra-uid' }, 3600);
+    await store().upsert('Grant', 'ra-grant', { accountId: jane, clientId: 'app' }, 3600);
+    await store().upsert('RefreshToken', 'ra-rt', { accountId: jane, grantId: 'ra-grant' }, 3600);
+    await store().upsert('AccessToken', 'ra-at', { accountId: jane, grantId: 'ra-grant' }, 3600);
+    await store().upsert('RefreshToken', 'ra-rt-other', { accountId: 'auth0|john', grantId: 'g-john' }, 3600);
+    await store().upsert('RefreshToken', 'ra-rt-anonymous', { grantId: 'g-none' }, 3600);
+    const foreign = artifactsStore(ctx.database.db, (await createTenant(ctx.database, 'revoke-foreign')).id, clock);
+    await foreign.upsert('RefreshToken', 'ra-rt-foreign', { accountId: jane }, 3600);
+
+    expect(await store().revokeByAccount(jane, ['RefreshToken'])).toBe(1);
+    expect(await store().find('RefreshToken', 'ra-rt')).toBeUndefined();
+    expect(await store().find('AccessToken', 'ra-at')).toBeDefined();
+    expect(await store().find('Session', 'ra-session')).toBeDefined();
+    expect(await store().revokeByAccount(jane, [])).toBe(0);
+
+    expect(await store().revokeByAccount(jane)).toBe(3);
+    for (const [kind, id] of [['Session', 'ra-session'], ['Grant', 'ra-grant'], ['AccessToken', 'ra-at']] as const) expect(await store().find(kind, id)).toBeUndefined();
+    expect(await store().find('RefreshToken', 'ra-rt-other')).toBeDefined();
+    expect(await store().find('RefreshToken', 'ra-rt-anonymous')).toBeDefined();
+    expect(await foreign.find('RefreshToken', 'ra-rt-foreign')).toBeDefined();
+  });
+
+  it('follows the account of a replaced payload, and ignores an accountId that is not a string', async () => {
+    await store().upsert('Session', 'ra-moved', { accountId: 'auth0|before' }, 3600);
+    await store().upsert('Session', 'ra-moved', { accountId: 'auth0|after' }, 3600);
+    await store().upsert('Session', 'ra-odd', { accountId: 42 } as never, 3600);
+    expect(await store().revokeByAccount('auth0|before')).toBe(0);
+    expect(await store().revokeByAccount('auth0|after')).toBe(1);
+    expect(await store().revokeByAccount('42')).toBe(0);
+    expect(await store().find('Session', 'ra-odd')).toBeDefined();
+  });
+
+  it('lists live artifacts of one kind, of one account or all, by id, page by page', async () => {
+    const own = artifactsStore(ctx.database.db, (await createTenant(ctx.database, 'listing')).id, clock);
+    await own.upsert('Grant', 'g-3', { accountId: 'auth0|a', clientId: 'c1' }, 3600);
+    await own.upsert('Grant', 'g-1', { accountId: 'auth0|a', clientId: 'c2' }, 3600);
+    await own.upsert('Grant', 'g-2', { accountId: 'auth0|b', clientId: 'c1' }, 3600);
+    await own.upsert('Grant', 'g-0-expired', { accountId: 'auth0|a' }, 1);
+    await own.upsert('Session', 's-1', { accountId: 'auth0|a' }, 3600);
+    clock.advance(1000);
+    const ids = async (filter: { accountId?: string }, offset = 0, limit = 10) => (await own.listLive('Grant', filter, { offset, limit })).map((a) => a.id);
+    expect(await ids({})).toEqual(['g-1', 'g-2', 'g-3']);
+    expect(await ids({ accountId: 'auth0|a' })).toEqual(['g-1', 'g-3']);
+    expect(await ids({}, 1, 1)).toEqual(['g-2']);
+    const [first] = await own.listLive('Grant', { accountId: 'auth0|b' }, { offset: 0, limit: 10 });
+    expect(first).toEqual({ id: 'g-2', payload: { accountId: 'auth0|b', clientId: 'c1' }, consumedAt: undefined });
+  });
+
+  describe('migration 0004 (account_id)', () => {
+    it('fills account_id from the payload of artifacts written before it', async () => {
+      const testDb = await createTestDatabase(backend);
+      const database = openTestDatabase(testDb.config);
+      try {
+        const migrator = new Migrator({ db: database.db as unknown as Kysely<unknown>, provider: { getMigrations: async () => allMigrations(database.capabilities) } });
+        const before = await migrator.migrateTo('0003-user-search-indexes');
+        expect(before.error).toBeUndefined();
+        const old = await createTenant(database, 'before-0004');
+        const row = (id: string, payload: unknown) => ({ tenant_id: old.id, kind: 'RefreshToken', id, payload: encodeJson(payload), grant_id: null, uid: null, user_code: null, expires_at: null, consumed_at: null });
+        // Written as a node without 0004 writes them: no account_id column yet.
+        await database.db.insertInto('oidc_artifacts').values([row('old-jane', { accountId: 'auth0|jane' }), row('old-none', { grantId: 'g' }), row('old-number', { accountId: 7 })]).execute();
+        const after = await migrator.migrateToLatest();
+        expect(after.error).toBeUndefined();
+        const rows = await database.db.selectFrom('oidc_artifacts').select(['id', 'account_id']).where('tenant_id', '=', old.id).orderBy('id').execute();
+        expect(rows).toEqual([
+          { id: 'old-jane', account_id: 'auth0|jane' },
+          { id: 'old-none', account_id: null },
+          { id: 'old-number', account_id: null },
+        ]);
+        expect(await artifactsStore(database.db, old.id, clock).revokeByAccount('auth0|jane')).toBe(1);
+      } finally {
+        await database.close();
+        await testDb.drop();
+      }
+    });
   });
 
   describe('sweepExpiredArtifacts', () => {

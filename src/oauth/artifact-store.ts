@@ -7,10 +7,13 @@ import type { Executor } from '../storage/transaction.js';
  * tokens, grants…), shaped after oidc-provider's adapter contract: each
  * artifact has a kind (the model name), an id, a JSON payload and a TTL, and
  * may be looked up by uid (sessions), user code (device flow) or grant id
- * (revocation of everything issued under one grant).
+ * (revocation of everything issued under one grant), and revoked by account
+ * (everything of one end user: password change, user deleted).
  */
 export interface ArtifactPayload {
   readonly grantId?: string;
+  /** The end user (sessions, grants, codes and tokens carry it); kept in `account_id`. */
+  readonly accountId?: string;
   readonly uid?: string;
   readonly userCode?: string;
   readonly [key: string]: unknown;
@@ -23,6 +26,21 @@ export interface StoredArtifact {
 }
 
 type Row = { payload: unknown; consumed_at: string | null };
+
+/** An artifact with its id, as listed. */
+export interface ListedArtifact extends StoredArtifact {
+  readonly id: string;
+}
+
+/** The lookup columns an artifact's payload fills. */
+function lookupColumns(payload: ArtifactPayload) {
+  return {
+    grant_id: payload.grantId ?? null,
+    uid: payload.uid ?? null,
+    user_code: payload.userCode ?? null,
+    account_id: typeof payload.accountId === 'string' ? payload.accountId : null,
+  };
+}
 
 function toArtifact(row: Row | undefined): StoredArtifact | undefined {
   if (!row) return undefined;
@@ -43,13 +61,7 @@ export function artifactsStore(db: Executor, tenantId: string, runtime: Runtime)
     /** Inserts or replaces an artifact; `expiresInSeconds` undefined means no expiry. */
     async upsert(kind: string, id: string, payload: ArtifactPayload, expiresInSeconds: number | undefined): Promise<void> {
       const expiresAt = expiresInSeconds === undefined ? null : new Date(runtime.now().getTime() + expiresInSeconds * 1000).toISOString();
-      const values = {
-        payload: encodeJson(payload),
-        grant_id: payload.grantId ?? null,
-        uid: payload.uid ?? null,
-        user_code: payload.userCode ?? null,
-        expires_at: expiresAt,
-      };
+      const values = { payload: encodeJson(payload), ...lookupColumns(payload), expires_at: expiresAt };
       await db
         .insertInto('oidc_artifacts')
         .values({ tenant_id: tenantId, kind, id, consumed_at: null, ...values })
@@ -68,9 +80,7 @@ export function artifactsStore(db: Executor, tenantId: string, runtime: Runtime)
       const nowIso = now();
       const values = {
         payload: encodeJson(payload),
-        grant_id: payload.grantId ?? null,
-        uid: payload.uid ?? null,
-        user_code: payload.userCode ?? null,
+        ...lookupColumns(payload),
         expires_at: new Date(runtime.now().getTime() + expiresInSeconds * 1000).toISOString(),
         consumed_at: null,
       };
@@ -120,6 +130,33 @@ export function artifactsStore(db: Executor, tenantId: string, runtime: Runtime)
     async revokeByGrantId(grantId: string): Promise<number> {
       const result = await db.deleteFrom('oidc_artifacts').where('tenant_id', '=', tenantId).where('grant_id', '=', grantId).executeTakeFirst();
       return Number(result.numDeletedRows);
+    },
+
+    /**
+     * Deletes the account's artifacts — of the given kinds, or of every kind
+     * (sessions, grants, codes, tokens) — live or expired; returns how many.
+     * An interaction in progress keeps the account only inside its payload and
+     * is not matched: it expires within the hour, and its login can no longer
+     * complete once the user or the session is gone.
+     */
+    async revokeByAccount(accountId: string, kinds?: readonly string[]): Promise<number> {
+      if (kinds !== undefined && kinds.length === 0) return 0;
+      let query = db.deleteFrom('oidc_artifacts').where('tenant_id', '=', tenantId).where('account_id', '=', accountId);
+      if (kinds !== undefined) query = query.where('kind', 'in', kinds);
+      const result = await query.executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
+    /**
+     * Live artifacts of one kind, optionally of one account, oldest id first
+     * (a stable order for paging). Without an account the whole tenant's are
+     * read: callers filter on payload fields the table does not index.
+     */
+    async listLive(kind: string, filter: { accountId?: string }, page: { offset: number; limit: number }): Promise<ListedArtifact[]> {
+      let query = live(kind).select('id');
+      if (filter.accountId !== undefined) query = query.where('account_id', '=', filter.accountId);
+      const rows = await query.orderBy('id').offset(page.offset).limit(page.limit).execute();
+      return rows.map((row) => ({ id: row.id, ...(toArtifact(row) as StoredArtifact) }));
     },
   };
 }

@@ -13,6 +13,20 @@ export interface Permission {
   readonly permission_name: string;
 }
 
+/** A user holding a role, in Auth0's `RoleUser` shape. */
+export interface RoleMember {
+  readonly user_id: string;
+  readonly email: string | null;
+  readonly name: string | null;
+  readonly picture: string | null;
+}
+
+/** A user's direct permission as Auth0 lists it: with the API's name and the scope's description. */
+export interface UserPermission extends Permission {
+  readonly resource_server_name: string;
+  readonly description: string | null;
+}
+
 export function rolesStore(db: Executor, tenantId: string, runtime: Runtime) {
   /** Maps API identifiers to this tenant's resource server ids; unknown identifiers are left out. */
   async function apiIds(identifiers: readonly string[]): Promise<Map<string, string>> {
@@ -48,6 +62,21 @@ export function rolesStore(db: Executor, tenantId: string, runtime: Runtime) {
       return db.selectFrom('roles').select(['id', 'name', 'description']).where('tenant_id', '=', tenantId).orderBy('name').execute();
     },
 
+    /** Renames and/or redescribes a role; false when it is not this tenant's. A taken name throws a unique violation. */
+    async update(id: string, changes: { name?: string; description?: string | null }): Promise<boolean> {
+      const result = await db
+        .updateTable('roles')
+        .set({
+          ...(changes.name !== undefined ? { name: changes.name } : {}),
+          ...(changes.description !== undefined ? { description: changes.description } : {}),
+          updated_at: isoNow(runtime),
+        })
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
     async delete(id: string): Promise<boolean> {
       const result = await db.deleteFrom('roles').where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
       return Number(result.numDeletedRows) === 1;
@@ -66,6 +95,26 @@ export function rolesStore(db: Executor, tenantId: string, runtime: Runtime) {
           .insertInto('role_permissions')
           .values({ role_id: roleId, resource_server_id: ids.get(p.resource_server_identifier) as string, permission_name: p.permission_name })
           .onConflict((oc) => oc.doNothing())
+          .execute();
+      }
+      return true;
+    },
+
+    /**
+     * Removes permissions from a role (absent ones are ignored). Returns false
+     * (and removes nothing) when the role or one of the APIs is not this
+     * tenant's. Call inside a write transaction.
+     */
+    async removePermissions(roleId: string, permissions: readonly Permission[]): Promise<boolean> {
+      if (!(await ownsRole(roleId))) return false;
+      const ids = await apiIds([...new Set(permissions.map((p) => p.resource_server_identifier))]);
+      if (permissions.some((p) => !ids.has(p.resource_server_identifier))) return false;
+      for (const p of permissions) {
+        await db
+          .deleteFrom('role_permissions')
+          .where('role_id', '=', roleId)
+          .where('resource_server_id', '=', ids.get(p.resource_server_identifier) as string)
+          .where('permission_name', '=', p.permission_name)
           .execute();
       }
       return true;
@@ -93,6 +142,43 @@ export function rolesStore(db: Executor, tenantId: string, runtime: Runtime) {
         await db.insertInto('user_roles').values({ tenant_id: tenantId, user_id: userId, role_id: roleId, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
       }
       return true;
+    },
+
+    /**
+     * Gives one role to several users. Returns false (and assigns nothing) when
+     * the role or one of the users is not this tenant's. Call inside a write
+     * transaction.
+     */
+    async assignUsers(roleId: string, userIds: readonly string[]): Promise<boolean> {
+      if (!(await ownsRole(roleId))) return false;
+      const unique = [...new Set(userIds)];
+      if (unique.length === 0) return true;
+      const found = await db.selectFrom('users').select('user_id').where('tenant_id', '=', tenantId).where('user_id', 'in', unique).execute();
+      if (found.length !== unique.length) return false;
+      const now = isoNow(runtime);
+      for (const userId of unique) {
+        await db.insertInto('user_roles').values({ tenant_id: tenantId, user_id: userId, role_id: roleId, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+      }
+      return true;
+    },
+
+    /** One page of the users holding a role, by user id, and how many hold it (none for another tenant's role). */
+    async usersOf(roleId: string, page: { offset: number; limit: number }): Promise<{ users: RoleMember[]; total: number }> {
+      const holders = db
+        .selectFrom('user_roles')
+        .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+        .innerJoin('users', (join) => join.onRef('users.tenant_id', '=', 'user_roles.tenant_id').onRef('users.user_id', '=', 'user_roles.user_id'))
+        .where('user_roles.tenant_id', '=', tenantId)
+        .where('roles.tenant_id', '=', tenantId)
+        .where('user_roles.role_id', '=', roleId);
+      const users = await holders
+        .select(['users.user_id', 'users.email', 'users.name', 'users.picture'])
+        .orderBy('users.user_id')
+        .offset(page.offset)
+        .limit(page.limit)
+        .execute();
+      const counted = await holders.select((eb) => eb.fn.countAll<number | string | bigint>().as('n')).executeTakeFirst();
+      return { users, total: Number(counted?.n ?? 0) };
     },
 
     async removeFromUser(userId: string, roleIds: readonly string[]): Promise<void> {
@@ -126,6 +212,43 @@ export function rolesStore(db: Executor, tenantId: string, runtime: Runtime) {
           .execute();
       }
       return true;
+    },
+
+    /**
+     * Removes direct permissions from a user (absent ones are ignored). Returns
+     * false (and removes nothing) when one of the APIs is not this tenant's.
+     * Call inside a write transaction.
+     */
+    async removeUserPermissions(userId: string, permissions: readonly Permission[]): Promise<boolean> {
+      const ids = await apiIds([...new Set(permissions.map((p) => p.resource_server_identifier))]);
+      if (permissions.some((p) => !ids.has(p.resource_server_identifier))) return false;
+      for (const p of permissions) {
+        await db
+          .deleteFrom('user_permissions')
+          .where('tenant_id', '=', tenantId)
+          .where('user_id', '=', userId)
+          .where('resource_server_id', '=', ids.get(p.resource_server_identifier) as string)
+          .where('permission_name', '=', p.permission_name)
+          .execute();
+      }
+      return true;
+    },
+
+    /** The user's direct permissions (not those of their roles), by API then name. */
+    async userPermissions(userId: string): Promise<UserPermission[]> {
+      return db
+        .selectFrom('user_permissions')
+        .innerJoin('resource_servers', 'resource_servers.id', 'user_permissions.resource_server_id')
+        .leftJoin('resource_server_scopes', (join) =>
+          join.onRef('resource_server_scopes.resource_server_id', '=', 'user_permissions.resource_server_id').onRef('resource_server_scopes.value', '=', 'user_permissions.permission_name'),
+        )
+        .select(['resource_servers.identifier as resource_server_identifier', 'user_permissions.permission_name', 'resource_servers.name as resource_server_name', 'resource_server_scopes.description'])
+        .where('user_permissions.tenant_id', '=', tenantId)
+        .where('resource_servers.tenant_id', '=', tenantId)
+        .where('user_permissions.user_id', '=', userId)
+        .orderBy('resource_servers.identifier')
+        .orderBy('user_permissions.permission_name')
+        .execute();
     },
 
     /**

@@ -122,6 +122,11 @@ export interface UsersTable {
   given_name: string | null;
   family_name: string | null;
   nickname: string | null;
+  /** Lower-cased copies for case-insensitive search (migration 0003), written by the users store. */
+  name_lower: string | null;
+  given_name_lower: string | null;
+  family_name_lower: string | null;
+  nickname_lower: string | null;
   picture: string | null;
   app_metadata: Json;
   user_metadata: Json;
@@ -192,6 +197,8 @@ export interface OidcArtifactsTable {
   user_code: string | null;
   expires_at: string | null;
   consumed_at: string | null;
+  /** The engine's `accountId` (migration 0004). */
+  account_id: string | null;
 }
 
 export interface LogEventsTable {

@@ -5,10 +5,11 @@ import { describeEachBackend, migratedDatabase } from '../../test/support/backen
 import { testRuntime } from '../../test/support/clock.js';
 import { createTenant } from '../../test/support/fixtures.js';
 import { connectionsStore, DEFAULT_DATABASE_CONNECTION, type Connection } from '../connections/store.js';
+import { artifactsStore } from '../oauth/artifact-store.js';
 import type { Tenant } from '../tenants/store.js';
 import { UserError, type UserErrorCode } from './errors.js';
 import { PasswordHashError, passwordHasher, type PasswordHasher } from './password-hasher.js';
-import { usersService, type SignupInput, type UsersService } from './service.js';
+import { mergeMetadata, usersService, type SignupInput, type UsersService } from './service.js';
 import { usersStore } from './store.js';
 
 const PHC_PREFIX = '$argon2id$v=19$m=19456,t=2,p=1$';
@@ -276,5 +277,106 @@ describeEachBackend('users service (database connections)', (backend) => {
     const githubUser = (await store().insert({ connectionId: social.id, provider: 'github', email: 'octo@example.com' }))!;
     expect((await refusal(service.changePassword(tenant.id, githubUser.user_id, 'whatever passphrase'))).code).toBe('not_database_user');
     expect(await store().passwordHash(githubUser.user_id)).toBeUndefined();
+  });
+
+  it('revokes the account’s stored tokens and codes on a password change, keeping its session, grants and other accounts’ tokens', async () => {
+    const user = await signup({ email: 'revoked@example.com' });
+    const other = await signup({ email: 'kept@example.com' });
+    const artifacts = artifactsStore(ctx.database.db, tenant.id, clock);
+    for (const kind of ['RefreshToken', 'AccessToken', 'AuthorizationCode', 'Session', 'Grant']) await artifacts.upsert(kind, `pw-${kind}`, { accountId: user.user_id }, 3600);
+    await artifacts.upsert('RefreshToken', 'pw-other', { accountId: other.user_id }, 3600);
+    // A refused password revokes nothing.
+    await refusal(service.changePassword(tenant.id, user.user_id, 'tiny'));
+    expect(await artifacts.find('RefreshToken', 'pw-RefreshToken')).toBeDefined();
+
+    await service.changePassword(tenant.id, user.user_id, 'a brand new passphrase');
+    for (const kind of ['RefreshToken', 'AccessToken', 'AuthorizationCode']) expect(await artifacts.find(kind, `pw-${kind}`), kind).toBeUndefined();
+    for (const kind of ['Session', 'Grant']) expect(await artifacts.find(kind, `pw-${kind}`), kind).toBeDefined();
+    expect(await artifacts.find('RefreshToken', 'pw-other')).toBeDefined();
+  });
+
+  it('creates a user as an administrator: profile fields, metadata, no signup switch, same policy and duplicate rules', async () => {
+    const created = await service.create({
+      tenantId: tenant.id,
+      connectionName: 'closed',
+      email: 'Admin.Made@example.com',
+      password: PASSWORD,
+      emailVerified: true,
+      name: 'Admin Made',
+      givenName: 'Admin',
+      familyName: 'Made',
+      nickname: 'am',
+      picture: 'https://example.com/am.png',
+      userMetadata: { nested: { deep: [1, 2] } },
+      appMetadata: { plan: 'gold' },
+      blocked: true,
+    });
+    expect(created).toMatchObject({ email: 'Admin.Made@example.com', email_verified: true, name: 'Admin Made', given_name: 'Admin', family_name: 'Made', nickname: 'am', blocked: true, app_metadata: { plan: 'gold' }, user_metadata: { nested: { deep: [1, 2] } } });
+    expect(await hasher.verify((await store().passwordHash(created.user_id))!, PASSWORD)).toBe(true);
+    const create = (input: Partial<Parameters<UsersService['create']>[0]>) => service.create({ tenantId: tenant.id, connectionName: DEFAULT_DATABASE_CONNECTION, email: 'admin2@example.com', password: PASSWORD, ...input });
+    expect((await refusal(create({ password: 'tiny' }))).code).toBe('password_too_short');
+    expect((await refusal(create({ connectionName: 'github' }))).code).toBe('connection_not_found');
+    expect((await refusal(create({ connectionName: 'with-usernames', password: 'a very long passphrase indeed' }))).code).toBe('invalid_username');
+    expect((await refusal(create({ email: 'not an email' }))).code).toBe('invalid_email');
+    await create({});
+    expect(await refusal(create({ email: 'ADMIN2@example.com' }))).toEqual({ code: 'user_exists', message: 'The user already exists.' });
+  });
+
+  it('merges metadata at the first level only: null removes a key, nested objects are replaced, {} clears', () => {
+    const stored = { keep: 1, drop: 'x', nested: { a: 1, b: 2 } };
+    expect(mergeMetadata(stored, { drop: null, nested: { c: 3 }, added: [1] })).toEqual({ keep: 1, nested: { c: 3 }, added: [1] });
+    expect(mergeMetadata(stored, {})).toEqual({});
+    expect(stored).toEqual({ keep: 1, drop: 'x', nested: { a: 1, b: 2 } });
+  });
+
+  it('updates profile, metadata and password together, or nothing at all when one part is refused', async () => {
+    const user = await signup({ email: 'patched@example.com', userMetadata: { color: 'red', size: 'm' } });
+    const artifacts = artifactsStore(ctx.database.db, tenant.id, clock);
+    await artifacts.upsert('RefreshToken', 'patch-rt', { accountId: user.user_id }, 3600);
+
+    // A weak password refuses the whole change: profile and metadata stay, the token lives.
+    expect((await refusal(service.update(tenant.id, user.user_id, { name: 'Changed', userMetadata: { color: null }, password: 'tiny' }))).code).toBe('password_too_short');
+    expect(await store().findById(user.user_id)).toMatchObject({ name: 'patched@example.com', user_metadata: { color: 'red', size: 'm' } });
+    expect(await artifacts.find('RefreshToken', 'patch-rt')).toBeDefined();
+
+    const updated = await service.update(tenant.id, user.user_id, { name: 'Patched', blocked: true, userMetadata: { color: null, shape: { round: true } }, appMetadata: { plan: 'pro' }, password: 'another fine passphrase' });
+    expect(updated).toMatchObject({ name: 'Patched', blocked: true, user_metadata: { size: 'm', shape: { round: true } }, app_metadata: { plan: 'pro' } });
+    expect(await hasher.verify((await store().passwordHash(user.user_id))!, 'another fine passphrase')).toBe(true);
+    expect(await artifacts.find('RefreshToken', 'patch-rt')).toBeUndefined();
+
+    // A new email is unverified unless said otherwise; the same address in another case keeps the flag.
+    expect((await service.update(tenant.id, user.user_id, { emailVerified: true })).email_verified).toBe(true);
+    expect((await service.update(tenant.id, user.user_id, { email: 'PATCHED@example.com' })).email_verified).toBe(true);
+    expect(await service.update(tenant.id, user.user_id, { email: 'moved@example.com' })).toMatchObject({ email: 'moved@example.com', email_verified: false });
+    expect((await service.update(tenant.id, user.user_id, { email: 'again@example.com', emailVerified: true })).email_verified).toBe(true);
+
+    // A taken email: Auth0's message, nothing written.
+    await signup({ email: 'already-taken@example.com' });
+    expect(await refusal(service.update(tenant.id, user.user_id, { email: 'ALREADY-taken@example.com', name: 'Not saved' }))).toEqual({ code: 'user_exists', message: 'The specified new email already exists' });
+    expect((await store().findById(user.user_id))?.name).toBe('Patched');
+    expect((await refusal(service.update(tenant.id, 'auth0|unknown', { name: 'x' }))).code).toBe('user_not_found');
+    expect((await refusal(service.update(other.id, user.user_id, { name: 'x' }))).code).toBe('user_not_found');
+  });
+
+  it('keeps every key of two concurrent metadata patches', async () => {
+    const user = await signup({ email: 'concurrent@example.com' });
+    await Promise.all(['a', 'b', 'c', 'd'].map((key) => service.update(tenant.id, user.user_id, { appMetadata: { [key]: true } })));
+    expect((await store().findById(user.user_id))?.app_metadata).toEqual({ a: true, b: true, c: true, d: true });
+  });
+
+  it('deletes a user with every artifact of the account, and nothing of other accounts or tenants', async () => {
+    const user = await signup({ email: 'deleted@example.com' });
+    const kept = await signup({ email: 'survivor@example.com' });
+    const artifacts = artifactsStore(ctx.database.db, tenant.id, clock);
+    for (const kind of ['Session', 'Grant', 'RefreshToken', 'AccessToken', 'AuthorizationCode']) await artifacts.upsert(kind, `del-${kind}`, { accountId: user.user_id }, 3600);
+    await artifacts.upsert('Session', 'del-kept', { accountId: kept.user_id }, 3600);
+    expect(await service.delete(other.id, user.user_id)).toBe(false);
+    expect(await artifacts.find('Session', 'del-Session')).toBeDefined();
+
+    expect(await service.delete(tenant.id, user.user_id)).toBe(true);
+    expect(await store().findById(user.user_id)).toBeUndefined();
+    for (const kind of ['Session', 'Grant', 'RefreshToken', 'AccessToken', 'AuthorizationCode']) expect(await artifacts.find(kind, `del-${kind}`), kind).toBeUndefined();
+    expect(await artifacts.find('Session', 'del-kept')).toBeDefined();
+    expect(await service.delete(tenant.id, user.user_id)).toBe(false);
   });
 });

@@ -112,6 +112,18 @@ describeEachBackend('users store', (backend) => {
     expect(await store().identities('auth0|unknown')).toEqual([]);
   });
 
+  it('reads the identities of several users in one call, with connection names, and none of another tenant', async () => {
+    const one = await insertUser({ email: 'identities-one@example.com' });
+    const two = await insertUser({ email: 'identities-two@example.com' });
+    const byUser = await store().identitiesOf([one.user_id, two.user_id, 'auth0|unknown']);
+    expect(byUser.get(one.user_id)).toEqual([{ connection_id: connection.id, connection: DEFAULT_DATABASE_CONNECTION, provider: 'auth0', user_id: one.user_id.slice('auth0|'.length), isSocial: false }]);
+    expect(byUser.get(two.user_id)?.map((i) => i.user_id)).toEqual([two.user_id.slice('auth0|'.length)]);
+    expect(byUser.get('auth0|unknown')).toEqual([]);
+    const foreign = await createTenant(ctx.database, 'identities-foreign');
+    expect((await usersStore(ctx.database.db, foreign.id, clock).identitiesOf([one.user_id])).get(one.user_id)).toEqual([]);
+    expect((await store().identitiesOf([])).size).toBe(0);
+  });
+
   it('keeps the password hash apart and lets it be replaced', async () => {
     const user = await insertUser({ email: 'password@example.com', passwordHash: 'hash-1' });
     expect(user).not.toHaveProperty('hash');

@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
+import type { SearchDialectName } from '../search/compile.js';
 import { decodeBool, decodeJson, encodeJson } from '../storage/codec.js';
 import { isoNow, type Runtime } from '../storage/runtime.js';
 import type { Executor } from '../storage/transaction.js';
+import { countMatches, lowerCaseCopies, planUserSearch, type UserSearchRequest, type UserSearchResult } from './search.js';
 
 /** A user in Auth0's shape (the Management API adds `identities` from the identities rows). */
 export interface User {
@@ -32,6 +34,11 @@ export interface Identity {
   readonly provider: string;
   readonly user_id: string;
   readonly isSocial: boolean;
+}
+
+/** An identity with its connection's name (Auth0's `identities[].connection`). */
+export interface NamedIdentity extends Identity {
+  readonly connection: string;
 }
 
 export interface NewUser {
@@ -129,9 +136,18 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
       const now = isoNow(runtime);
       const localId = runtime.randomId('', 12);
       const userId = `${input.provider}|${localId}`;
+      const profile = {
+        name: input.name ?? input.email ?? null,
+        given_name: input.givenName ?? null,
+        family_name: input.familyName ?? null,
+        nickname: input.nickname ?? (input.email ? input.email.split('@')[0] ?? null : input.username ?? null),
+      };
       await db
         .insertInto('users')
         .values({
+          // Lower-cased copies for case-insensitive search (migration 0003).
+          ...lowerCaseCopies(profile),
+          ...profile,
           tenant_id: tenantId,
           user_id: userId,
           connection_id: input.connectionId,
@@ -142,10 +158,6 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
           username_lower: lower(input.username),
           phone_number: input.phoneNumber ?? null,
           phone_verified: false,
-          name: input.name ?? input.email ?? null,
-          given_name: input.givenName ?? null,
-          family_name: input.familyName ?? null,
-          nickname: input.nickname ?? (input.email ? input.email.split('@')[0] ?? null : input.username ?? null),
           picture: input.picture ?? null,
           app_metadata: encodeJson(input.appMetadata ?? {}),
           user_metadata: encodeJson(input.userMetadata ?? {}),
@@ -195,9 +207,45 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
       return rows.map((r) => ({ connection_id: r.connection_id, provider: r.provider, user_id: r.external_id, isSocial: decodeBool(r.is_social) }));
     },
 
+    /** The identities of several users at once (one query for a page of users), with connection names; oldest first. */
+    async identitiesOf(userIds: readonly string[]): Promise<Map<string, NamedIdentity[]>> {
+      const byUser = new Map<string, NamedIdentity[]>(userIds.map((id) => [id, []]));
+      if (userIds.length === 0) return byUser;
+      const rows = await db
+        .selectFrom('user_identities')
+        .innerJoin('connections', 'connections.id', 'user_identities.connection_id')
+        .select(['user_identities.user_id', 'user_identities.connection_id', 'connections.name', 'user_identities.provider', 'user_identities.external_id', 'user_identities.is_social'])
+        .where('user_identities.tenant_id', '=', tenantId)
+        .where('connections.tenant_id', '=', tenantId)
+        .where('user_identities.user_id', 'in', [...new Set(userIds)])
+        .orderBy('user_identities.created_at')
+        .orderBy('user_identities.external_id')
+        .execute();
+      for (const r of rows) {
+        byUser.get(r.user_id)?.push({ connection_id: r.connection_id, connection: r.name, provider: r.provider, user_id: r.external_id, isSocial: decodeBool(r.is_social) });
+      }
+      return byUser;
+    },
+
     async list(page: { offset: number; limit: number }): Promise<User[]> {
       const rows = await base().orderBy('created_at').orderBy('user_id').offset(page.offset).limit(page.limit).execute();
       return rows.map(toUser);
+    },
+
+    /**
+     * Auth0 user search within this tenant (src/users/search.ts): throws
+     * SearchSyntaxError for a bad query and UserSearchError for bad paging or
+     * sort. `dialect` is the database's (`Database.capabilities.name`): the
+     * compiled SQL differs for metadata and text ordering.
+     */
+    async search(request: UserSearchRequest, dialect: SearchDialectName): Promise<UserSearchResult> {
+      const plan = planUserSearch(tenantId, dialect, request);
+      let query = base();
+      if (plan.where) query = query.where(plan.where);
+      for (const key of plan.order) query = query.orderBy(key.expression, (ob) => (key.direction === 'asc' ? ob.asc() : ob.desc()).nullsLast());
+      const users = (await query.offset(plan.offset).limit(plan.limit).execute()).map(toUser);
+      const result = { users, start: plan.offset, limit: plan.perPage, length: users.length };
+      return plan.includeTotals ? { ...result, total: await countMatches(db, tenantId, plan.where) } : result;
     },
 
     async count(): Promise<number> {
@@ -212,10 +260,8 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
       if (changes.emailVerified !== undefined) set.email_verified = changes.emailVerified;
       if (changes.phoneNumber !== undefined) set.phone_number = changes.phoneNumber;
       if (changes.phoneVerified !== undefined) set.phone_verified = changes.phoneVerified;
-      if (changes.name !== undefined) set.name = changes.name;
-      if (changes.givenName !== undefined) set.given_name = changes.givenName;
-      if (changes.familyName !== undefined) set.family_name = changes.familyName;
-      if (changes.nickname !== undefined) set.nickname = changes.nickname;
+      const profile = { name: changes.name, given_name: changes.givenName, family_name: changes.familyName, nickname: changes.nickname };
+      for (const [key, value] of Object.entries({ ...profile, ...lowerCaseCopies(profile) })) if (value !== undefined) set[key] = value;
       if (changes.picture !== undefined) set.picture = changes.picture;
       if (changes.appMetadata !== undefined) set.app_metadata = encodeJson(changes.appMetadata);
       if (changes.userMetadata !== undefined) set.user_metadata = encodeJson(changes.userMetadata);

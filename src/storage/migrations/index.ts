@@ -2,6 +2,8 @@ import type { Migration } from 'kysely';
 import type { DialectCapabilities } from '../database.js';
 import { initialMigration } from './0001-initial.js';
 import { tenantConfigVersionMigration } from './0002-tenant-config-version.js';
+import { userSearchIndexesMigration } from './0003-user-search-indexes.js';
+import { artifactAccountMigration } from './0004-artifact-account.js';
 
 /**
  * All migrations in order. Names sort lexically; never rename or edit one that
@@ -11,5 +13,7 @@ export function allMigrations(caps: DialectCapabilities): Record<string, Migrati
   return {
     '0001-initial': initialMigration(caps),
     '0002-tenant-config-version': tenantConfigVersionMigration(),
+    '0003-user-search-indexes': userSearchIndexesMigration(caps),
+    '0004-artifact-account': artifactAccountMigration(caps),
   };
 }
