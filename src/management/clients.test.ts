@@ -126,6 +126,11 @@ describeEachBackend('Management API /api/v2/clients with the official auth0 SDK'
       expect(refused.body).toMatchObject({ statusCode: 400, error: 'Bad Request', errorCode: 'invalid_body' });
       expect((refused.body as { message: string }).message).toMatch(/^Payload validation error: /);
     }
+    const many = await api('/clients', { method: 'POST', body: JSON.stringify({ name: 'Many', callbacks: Array.from({ length: 101 }, (_, i) => `https://app.example.test/cb${i}`) }) });
+    expect(many.status).toBe(400);
+    expect(((await many.json()) as { message: string }).message).toMatch(/on property callbacks\.$/);
+    const longName = await api('/clients', { method: 'POST', body: JSON.stringify({ name: 'n'.repeat(256) }) });
+    expect(((await longName.json()) as { message: string }).message).toMatch(/on property name\.$/);
     const extra = await api('/clients', { method: 'POST', body: JSON.stringify({ name: 'X', surprise: true }) });
     expect(extra.status).toBe(400);
     expect(await extra.json()).toEqual({ statusCode: 400, error: 'Bad Request', message: "Payload validation error: 'Additional properties not allowed: surprise'.", errorCode: 'invalid_body' });

@@ -130,6 +130,13 @@ describeEachBackend('Management API /api/v2/users with the official auth0 SDK', 
     expect(await unknown.json()).toEqual({ statusCode: 400, error: 'Bad Request', message: 'The connection does not exist.', errorCode: 'inexistent_connection' });
     const extra = await api('/users', { method: 'POST', body: JSON.stringify({ connection: REALM, email: email('x'), password: PASSWORD, password_hash: 'x' }) });
     expect(await extra.json()).toEqual({ statusCode: 400, error: 'Bad Request', message: "Payload validation error: 'Additional properties not allowed: password_hash'.", errorCode: 'invalid_body' });
+    // Metadata over 16 KiB and over-long strings: 400 naming the field, nothing written.
+    const big = await api('/users', { method: 'POST', body: JSON.stringify({ connection: REALM, email: email('big'), password: PASSWORD, app_metadata: { blob: 'x'.repeat(16_400) } }) });
+    expect(await big.json()).toEqual({ statusCode: 400, error: 'Bad Request', message: "Payload validation error: 'metadata must be at most 16 KiB as JSON' on property app_metadata.", errorCode: 'invalid_body' });
+    expect((await sdk.users.list({ q: `email:"${email('big')}"`, search_engine: 'v3' })).data).toEqual([]);
+    const longName = await api('/users', { method: 'POST', body: JSON.stringify({ connection: REALM, email: email('long'), password: PASSWORD, name: 'n'.repeat(400) }) });
+    expect(longName.status).toBe(400);
+    expect(((await longName.json()) as { message: string }).message).toMatch(/on property name\.$/);
     const noPassword = await api('/users', { method: 'POST', body: JSON.stringify({ connection: REALM, email: email('x') }) });
     expect(noPassword.status).toBe(400);
     const dotted = await failure(sdk.users.create({ connection: REALM, email: email('x'), password: PASSWORD, user_metadata: { 'a.b': 1 } }));

@@ -19,7 +19,7 @@ import { lucenePhrase, registerUserRelationRoutes, userNotFound } from './user-r
 const metadata = z.record(z.string().min(1).max(255), z.unknown()).superRefine((value, ctx) => {
   const problem = metadataProblem(value, 0);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  else if (JSON.stringify(value).length > 65_536) ctx.addIssue({ code: 'custom', message: 'metadata must be at most 64 KiB as JSON' });
+  else if (Buffer.byteLength(JSON.stringify(value)) > 16_384) ctx.addIssue({ code: 'custom', message: 'metadata must be at most 16 KiB as JSON' });
 });
 
 function metadataProblem(value: unknown, depth: number): string | undefined {

@@ -2,10 +2,12 @@ import { ManagementClient } from 'auth0';
 import type { TestApp } from './app.js';
 
 /**
- * The official `auth0` SDK's ManagementClient against a test server. The SDK
- * builds `https://<domain>/api/v2/…`; the test server is plain http on
- * loopback, so the one change is a fetch that sends the SDK's requests there
- * over http — every request and response shape is the SDK's own.
+ * The official `auth0` SDK's ManagementClient against a plain-http test
+ * server, for the per-resource suites. The SDK builds
+ * `https://<domain>/api/v2/…`; the one change is a fetch that sends its
+ * requests to the loopback server over http — every request and response
+ * shape is the SDK's own. The SDK over real TLS, configured only with a domain
+ * and client credentials, is src/management/sdk-over-https.test.ts.
  */
 export function sdkFor(issuer: string, token: string): ManagementClient {
   const origin = new URL(issuer);
