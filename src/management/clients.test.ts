@@ -1,8 +1,8 @@
-import { ManagementError, type ManagementClient } from 'auth0';
+import { type ManagementClient } from 'auth0';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
-import { adminSdk, managementToken, sdkFor } from '../../test/support/management.js';
+import { adminSdk, managementFetch, managementToken, sdkFailure, sdkFor } from '../../test/support/management.js';
 import { logsStore } from '../logs/store.js';
 import { systemRuntime } from '../storage/runtime.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
@@ -21,21 +21,8 @@ describeEachBackend('Management API /api/v2/clients with the official auth0 SDK'
   });
   afterAll(async () => t?.cleanup());
 
-  const api = (path: string, init: RequestInit & { token?: string | null } = {}) => {
-    const { token: bearer = token, ...rest } = init;
-    const headers = new Headers(rest.headers);
-    if (bearer) headers.set('authorization', `Bearer ${bearer}`);
-    if (rest.body) headers.set('content-type', 'application/json');
-    return fetch(`${issuer}api/v2${path}`, { ...rest, headers });
-  };
-  const failure = async (promise: Promise<unknown>) => {
-    const error = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ManagementError);
-    return error as ManagementError;
-  };
+  const api = managementFetch(() => issuer, () => token);
+  const failure = sdkFailure;
 
   it('creates a client and shows its secret once; get and list never show it', async () => {
     const created = await sdk.clients.create({ name: 'Orders web', app_type: 'regular_web', callbacks: ['https://orders.example.test/callback'], allowed_logout_urls: ['https://orders.example.test/'] });

@@ -1,10 +1,10 @@
-import { ManagementError, type ManagementClient } from 'auth0';
+import { type ManagementClient } from 'auth0';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
 import { createTenant } from '../../test/support/fixtures.js';
 import { HttpBrowser, loginForm } from '../../test/support/http-browser.js';
-import { adminSdk, managementToken, sdkFor } from '../../test/support/management.js';
+import { adminSdk, managementFetch, managementToken, sdkFailure, sdkFor } from '../../test/support/management.js';
 import { DEFAULT_DATABASE_CONNECTION } from '../connections/store.js';
 import { systemRuntime } from '../storage/runtime.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
@@ -26,21 +26,8 @@ describeEachBackend('Management API /api/v2/connections with the official auth0 
   });
   afterAll(async () => t?.cleanup());
 
-  const api = (path: string, init: RequestInit & { token?: string | null } = {}) => {
-    const { token: bearer = token, ...rest } = init;
-    const headers = new Headers(rest.headers);
-    if (bearer) headers.set('authorization', `Bearer ${bearer}`);
-    if (rest.body) headers.set('content-type', 'application/json');
-    return fetch(`${issuer}api/v2${path}`, { ...rest, headers });
-  };
-  const failure = async (promise: Promise<unknown>) => {
-    const error = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ManagementError);
-    return error as ManagementError;
-  };
+  const api = managementFetch(() => issuer, () => token);
+  const failure = sdkFailure;
   const signup = (connection: string, email: string, password = PASSWORD) =>
     fetch(`${issuer}dbconnections/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_id: appId, connection, email, password }) });
 

@@ -1,9 +1,9 @@
-import { ManagementError, type ManagementClient } from 'auth0';
+import { type ManagementClient } from 'auth0';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
 import { createTenant } from '../../test/support/fixtures.js';
-import { adminSdk, managementToken, sdkFor } from '../../test/support/management.js';
+import { adminSdk, managementFetch, managementToken, sdkFailure, sdkFor } from '../../test/support/management.js';
 import { DEFAULT_DATABASE_CONNECTION } from '../connections/store.js';
 import { artifactsStore } from '../oauth/artifact-store.js';
 import { PASSWORD_REALM_GRANT } from '../oauth/password-grant.js';
@@ -38,18 +38,8 @@ describeEachBackend('Management API /api/v2/grants (user consent grants) with th
   });
   afterAll(async () => t?.cleanup());
 
-  const api = (path: string, init: RequestInit & { token?: string } = {}) => {
-    const { token: bearer = token, ...rest } = init;
-    return fetch(`${issuer}api/v2${path}`, { ...rest, headers: { authorization: `Bearer ${bearer}` } });
-  };
-  const failure = async (promise: Promise<unknown>) => {
-    const error = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ManagementError);
-    return error as ManagementError;
-  };
+  const api = managementFetch(() => issuer, () => token);
+  const failure = sdkFailure;
   const post = async (body: Record<string, string>) => {
     const res = await fetch(`${issuer}oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body).toString() });
     return { status: res.status, body: (await res.json()) as Record<string, string> };

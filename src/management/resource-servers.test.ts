@@ -1,10 +1,10 @@
-import { ManagementError, type ManagementClient } from 'auth0';
+import { type ManagementClient } from 'auth0';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
 import { createTenant } from '../../test/support/fixtures.js';
-import { adminSdk } from '../../test/support/management.js';
+import { adminSdk, managementFetch, sdkFailure } from '../../test/support/management.js';
 import { logsStore } from '../logs/store.js';
 import { systemRuntime } from '../storage/runtime.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
@@ -24,20 +24,8 @@ describeEachBackend('Management API /api/v2/resource-servers with the official a
   });
   afterAll(async () => t?.cleanup());
 
-  const api = (path: string, init: RequestInit = {}) => {
-    const headers = new Headers(init.headers);
-    headers.set('authorization', `Bearer ${token}`);
-    if (init.body) headers.set('content-type', 'application/json');
-    return fetch(`${issuer}api/v2${path}`, { ...init, headers });
-  };
-  const failure = async (promise: Promise<unknown>) => {
-    const error = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ManagementError);
-    return error as ManagementError;
-  };
+  const api = managementFetch(() => issuer, () => token);
+  const failure = sdkFailure;
   /** A machine client with a grant on `audience`, and a client_credentials request for it. */
   async function machineFor(audience: string, scope: string[]) {
     const client = await sdk.clients.create({ name: `M2M for ${audience}`, app_type: 'non_interactive' });

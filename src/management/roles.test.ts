@@ -1,9 +1,9 @@
-import { ManagementError, type ManagementClient } from 'auth0';
+import { type ManagementClient } from 'auth0';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
 import { createTenant } from '../../test/support/fixtures.js';
-import { adminSdk, managementToken, sdkFor } from '../../test/support/management.js';
+import { adminSdk, managementFetch, managementToken, sdkFailure, sdkFor } from '../../test/support/management.js';
 import { logsStore } from '../logs/store.js';
 import { systemRuntime } from '../storage/runtime.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
@@ -26,21 +26,8 @@ describeEachBackend('Management API /api/v2/roles with the official auth0 SDK', 
   });
   afterAll(async () => t?.cleanup());
 
-  const api = (path: string, init: RequestInit & { token?: string } = {}) => {
-    const { token: bearer = token, ...rest } = init;
-    const headers = new Headers(rest.headers);
-    headers.set('authorization', `Bearer ${bearer}`);
-    if (rest.body) headers.set('content-type', 'application/json');
-    return fetch(`${issuer}api/v2${path}`, { ...rest, headers });
-  };
-  const failure = async (promise: Promise<unknown>) => {
-    const error = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ManagementError);
-    return error as ManagementError;
-  };
+  const api = managementFetch(() => issuer, () => token);
+  const failure = sdkFailure;
   const newUser = async () => (await t.services.users.signup({ tenantId, connectionName: 'Username-Password-Authentication', email: `member${++userCount}@example.test`, password: PASSWORD })).user_id;
   const perm = (permission_name: string, resource_server_identifier = ORDERS) => ({ resource_server_identifier, permission_name });
 

@@ -1,11 +1,11 @@
 import { createPublicKey } from 'node:crypto';
-import { ManagementError, type ManagementClient } from 'auth0';
+import { type ManagementClient } from 'auth0';
 import { decodeProtectedHeader, type JWK } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
 import { createTenant } from '../../test/support/fixtures.js';
-import { managementToken, sdkFor } from '../../test/support/management.js';
+import { managementToken, sdkFailure, sdkFor } from '../../test/support/management.js';
 import { systemRuntime } from '../storage/runtime.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
 
@@ -55,14 +55,7 @@ describeEachBackend('Management API /api/v2/keys/signing with the official auth0
 
   const api = (path: string, init: RequestInit = {}, bearer = token) => fetch(`${issuer}api/v2${path}`, { ...init, headers: { authorization: `Bearer ${bearer}` } });
   const jwks = async () => ((await (await fetch(`${issuer}.well-known/jwks.json`)).json()) as { keys: JWK[] }).keys;
-  const failure = async (promise: Promise<unknown>) => {
-    const error = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ManagementError);
-    return error as ManagementError;
-  };
+  const failure = sdkFailure;
 
   it('lists the current and next keys truthfully: public PEM, RFC 7638 thumbprint, state flags; never a private key', async () => {
     const keys = (await sdk.keys.signing.list()) as SigningKey[];

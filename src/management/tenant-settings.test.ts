@@ -1,10 +1,10 @@
-import { ManagementError, type ManagementClient } from 'auth0';
+import { type ManagementClient } from 'auth0';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
 import { describeEachBackend } from '../../test/support/backends.js';
 import { HttpBrowser, loginForm } from '../../test/support/http-browser.js';
-import { adminSdk } from '../../test/support/management.js';
+import { adminSdk, sdkFailure } from '../../test/support/management.js';
 import { DEFAULT_DATABASE_CONNECTION } from '../connections/store.js';
 import { systemRuntime } from '../storage/runtime.js';
 import { tenantsStore } from '../tenants/store.js';
@@ -28,14 +28,7 @@ describeEachBackend('Management API /api/v2/tenants/settings with the official a
   const tenants = () => tenantsStore(t.database.db, systemRuntime);
   const patch = (body: unknown) =>
     fetch(`${issuer}api/v2/tenants/settings`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const failure = async (promise: Promise<unknown>) => {
-    const error = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ManagementError);
-    return error as ManagementError;
-  };
+  const failure = sdkFailure;
 
   it("answers Auth0's shape with Auth0's defaults, and none of Portcullis's own settings", async () => {
     const settings = await sdk.tenants.settings.get();

@@ -1,4 +1,4 @@
-import { ManagementError, type ManagementClient } from 'auth0';
+import { type ManagementClient } from 'auth0';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startListeningTestApp, type TestApp } from '../../test/support/app.js';
@@ -6,7 +6,7 @@ import { describeEachBackend } from '../../test/support/backends.js';
 import { codeFlow } from '../../test/support/code-flow.js';
 import { createTenant } from '../../test/support/fixtures.js';
 import { HttpBrowser } from '../../test/support/http-browser.js';
-import { adminSdk, managementToken, sdkFor } from '../../test/support/management.js';
+import { adminSdk, managementFetch, managementToken, sdkFailure, sdkFor } from '../../test/support/management.js';
 import { DEFAULT_DATABASE_CONNECTION } from '../connections/store.js';
 import { logsStore } from '../logs/store.js';
 import { PASSWORD_REALM_GRANT } from '../oauth/password-grant.js';
@@ -43,21 +43,8 @@ describeEachBackend('Management API /api/v2/users with the official auth0 SDK', 
   });
   afterAll(async () => t?.cleanup());
 
-  const api = (path: string, init: RequestInit & { token?: string | null } = {}) => {
-    const { token: bearer = token, ...rest } = init;
-    const headers = new Headers(rest.headers);
-    if (bearer) headers.set('authorization', `Bearer ${bearer}`);
-    if (rest.body) headers.set('content-type', 'application/json');
-    return fetch(`${issuer}api/v2${path}`, { ...rest, headers });
-  };
-  const failure = async (promise: Promise<unknown>) => {
-    const error = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ManagementError);
-    return error as ManagementError;
-  };
+  const api = managementFetch(() => issuer, () => token);
+  const failure = sdkFailure;
   const newUser = (extra: Partial<Parameters<ManagementClient['users']['create']>[0]> = {}) => sdk.users.create({ connection: REALM, email: email('user'), password: PASSWORD, ...extra });
   const realmToken = (username: string, password: string, scope = 'openid offline_access') =>
     fetch(`${issuer}oauth/token`, {

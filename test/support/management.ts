@@ -1,4 +1,5 @@
-import { ManagementClient } from 'auth0';
+import { ManagementClient, ManagementError } from 'auth0';
+import { expect } from 'vitest';
 import type { TestApp } from './app.js';
 
 /**
@@ -35,4 +36,30 @@ export async function adminSdk(t: TestApp, issuer: string, tenantId: string): Pr
   const admin = await t.services.clients.ensureAdminClient(tenantId);
   const token = await managementToken(issuer, admin);
   return { sdk: sdkFor(issuer, token), token, clientId: admin.clientId };
+}
+
+/**
+ * Raw Management API calls, for exact status codes and error bodies: the
+ * Bearer token (the suite's, another one, or `null` for none) and a JSON
+ * content type when there is a body. Getters, because suites set issuer and
+ * token in `beforeAll`.
+ */
+export function managementFetch(issuer: () => string, token: () => string) {
+  return (path: string, init: RequestInit & { token?: string | null } = {}) => {
+    const { token: bearer = token(), ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (bearer) headers.set('authorization', `Bearer ${bearer}`);
+    if (rest.body) headers.set('content-type', 'application/json');
+    return fetch(`${issuer()}api/v2${path}`, { ...rest, headers });
+  };
+}
+
+/** The ManagementError an SDK call rejects with; fails the test if it resolves or fails otherwise. */
+export async function sdkFailure(promise: Promise<unknown>): Promise<ManagementError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ManagementError);
+  return error as ManagementError;
 }
