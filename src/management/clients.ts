@@ -6,7 +6,7 @@ import { HttpError } from '../http/errors.js';
 import { writeTransaction } from '../storage/transaction.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
 import type { ManagementDeps } from './plugin.js';
-import { fieldsQuery, offsetOf, pagingQuery, pathId } from './query.js';
+import { fieldsQuery, pagingQuery, pathId, pageOf } from './query.js';
 import type { ManagementRouter } from './route.js';
 
 const APP_TYPES = ['native', 'spa', 'regular_web', 'non_interactive'] as const;
@@ -195,8 +195,7 @@ export function registerClientRoutes(router: ManagementRouter, deps: ManagementD
       const all = (await stores(tenant.id).clients.list({ offset: 0, limit: 10_000 })).filter(
         (c) => (!appTypes || appTypes.has(c.appType ?? '')) && (firstParty === undefined || c.isFirstParty === firstParty),
       );
-      const { offset, limit } = offsetOf(query);
-      return { items: all.slice(offset, offset + limit).map((c) => toClientBody(tenant.name, c)), start: offset, limit, total: all.length };
+      return pageOf(all, query, (c) => toClientBody(tenant.name, c));
     },
   });
 

@@ -4,7 +4,7 @@ import type { ArtifactsStore, ListedArtifact } from '../oauth/artifact-store.js'
 import { writeTransaction } from '../storage/transaction.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
 import type { ManagementDeps } from './plugin.js';
-import { offsetOf, pagingQuery, pathId } from './query.js';
+import { pagingQuery, pathId, pageOf } from './query.js';
 import type { ManagementRouter } from './route.js';
 
 /** The engine's model holding a user's consent to a client (oidc-provider `Grant`). */
@@ -89,8 +89,7 @@ export function registerGrantRoutes(router: ManagementRouter, deps: ManagementDe
       const matching = grants
         .flatMap((grant) => toUserGrants(grant, `${issuer}userinfo`))
         .filter((g) => (query.client_id === undefined || g.clientID === query.client_id) && (query.audience === undefined || g.audience === query.audience));
-      const { offset, limit } = offsetOf(query);
-      return { items: matching.slice(offset, offset + limit), start: offset, limit, total: matching.length };
+      return pageOf(matching, query);
     },
   });
 

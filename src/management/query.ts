@@ -26,3 +26,9 @@ export const offsetOf = (paging: Paging) => ({ offset: paging.page * paging.per_
 
 /** An id in a path: bounded, printable, no slash (Fastify already split on it). */
 export const pathId = z.string().min(1).max(256).regex(/^\S+$/, 'Invalid id').refine((v) => !v.includes('\u0000'), 'Invalid id');
+
+/** One page of a list already in memory, in the router's Page shape (total = the whole list). */
+export function pageOf<T, R = T>(all: readonly T[], paging: Paging, map: (item: T) => R = (item) => item as unknown as R) {
+  const { offset, limit } = offsetOf(paging);
+  return { items: all.slice(offset, offset + limit).map(map), start: offset, limit, total: all.length };
+}

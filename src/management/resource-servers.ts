@@ -5,7 +5,7 @@ import { isUniqueViolation } from '../storage/errors.js';
 import { writeTransaction } from '../storage/transaction.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
 import type { ManagementDeps } from './plugin.js';
-import { fieldsQuery, offsetOf, pagingQuery } from './query.js';
+import { fieldsQuery, pagingQuery, pageOf } from './query.js';
 import type { ManagementRouter } from './route.js';
 
 const TOKEN_DIALECTS = ['access_token', 'access_token_authz'] as const;
@@ -139,8 +139,7 @@ export function registerResourceServerRoutes(router: ManagementRouter, deps: Man
     async handler({ query, tenant }) {
       const wanted = query.identifiers === undefined ? undefined : new Set([query.identifiers].flat());
       const all = (await stores(tenant.id).resourceServers.list()).filter((api) => !wanted || wanted.has(api.identifier));
-      const { offset, limit } = offsetOf(query);
-      return { items: all.slice(offset, offset + limit).map((api) => toResourceServerBody(api, tenant.settings.signing_alg)), start: offset, limit, total: all.length };
+      return pageOf(all, query, (api) => toResourceServerBody(api, tenant.settings.signing_alg));
     },
   });
 

@@ -6,7 +6,7 @@ import { writeTransaction } from '../storage/transaction.js';
 import { tenantStores, type TenantStores } from '../tenants/tenant-stores.js';
 import { checkpointQuery, listAnswer, listResponse, listWindow } from './client-grants.js';
 import type { ManagementDeps } from './plugin.js';
-import { offsetOf, pagingQuery, pathId } from './query.js';
+import { pagingQuery, pathId, pageOf } from './query.js';
 import type { ManagementRouter } from './route.js';
 
 const name = z.string().trim().min(1).max(255);
@@ -77,8 +77,7 @@ export function registerRoleRoutes(router: ManagementRouter, deps: ManagementDep
     async handler({ query, tenant }) {
       const filter = query.name_filter?.toLowerCase();
       const all = (await stores(tenant.id).roles.list()).filter((role) => filter === undefined || role.name.toLowerCase().includes(filter));
-      const { offset, limit } = offsetOf(query);
-      return { items: all.slice(offset, offset + limit).map(toRoleBody), start: offset, limit, total: all.length };
+      return pageOf(all, query, toRoleBody);
     },
   });
 
@@ -165,8 +164,7 @@ export function registerRoleRoutes(router: ManagementRouter, deps: ManagementDep
         const scopeDescription = api?.scopes.find((s) => s.value === p.permission_name)?.description;
         return { ...p, resource_server_name: api?.name ?? p.resource_server_identifier, ...(scopeDescription ? { description: scopeDescription } : {}) };
       });
-      const { offset, limit } = offsetOf(query);
-      return { items: all.slice(offset, offset + limit), start: offset, limit, total: all.length };
+      return pageOf(all, query);
     },
   });
 

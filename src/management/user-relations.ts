@@ -6,7 +6,7 @@ import type { Permission } from '../roles/store.js';
 import { tenantStores, type TenantStores } from '../tenants/tenant-stores.js';
 import { logEventSchema } from './logs.js';
 import type { ManagementDeps } from './plugin.js';
-import { offsetOf, pagingQuery, pathId } from './query.js';
+import { offsetOf, pagingQuery, pathId, pageOf } from './query.js';
 import { roleSchema } from './roles.js';
 import type { ManagementRouter } from './route.js';
 
@@ -68,8 +68,7 @@ export function registerUserRelationRoutes(router: ManagementRouter, deps: Manag
     async handler({ params: { id }, query, tenant }) {
       await assertUser(tenant.id, id);
       const roles = await stores(tenant.id).roles.userRoles(id);
-      const { offset, limit } = offsetOf(query);
-      return { items: roles.slice(offset, offset + limit).map(withoutNulls), start: offset, limit, total: roles.length };
+      return pageOf(roles, query, withoutNulls);
     },
   });
 
@@ -118,8 +117,7 @@ export function registerUserRelationRoutes(router: ManagementRouter, deps: Manag
     async handler({ params: { id }, query, tenant }) {
       await assertUser(tenant.id, id);
       const permissions = await stores(tenant.id).roles.userPermissions(id);
-      const { offset, limit } = offsetOf(query);
-      return { items: permissions.slice(offset, offset + limit).map(withoutNulls), start: offset, limit, total: permissions.length };
+      return pageOf(permissions, query, withoutNulls);
     },
   });
 
