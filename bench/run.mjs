@@ -5,8 +5,8 @@
 // measures and why: docs/performance.md.
 //
 // Settings (environment): BENCH_ONLY (all sections: startup, healthz, token,
-// pg, read, login, refresh; "foundation" = startup,healthz, "oidc" =
-// token,pg,read,login,refresh),
+// pg, read, login, refresh, users; "foundation" = startup,healthz, "oidc" =
+// token,pg,read,login,refresh, "mgmt" = users),
 // BENCH_CONNECTIONS (50), BENCH_WARMUP (3 s), BENCH_DURATION (10 s),
 // BENCH_ROUNDS (3, /healthz), BENCH_OIDC_ROUNDS (2, the oidc sections),
 // BENCH_LATENCY_DURATION (10 s), BENCH_LATENCY_TOOL (paced | autocannon |
@@ -14,7 +14,13 @@
 // (postgres://postgres@127.0.0.1:5432), BENCH_START_RUNS (5),
 // BENCH_IDLE_WAIT (5 s), BENCH_SERVER_CPU (0), BENCH_LOADGEN_CPU (1),
 // BENCH_QUIET_WAIT (20 s per run) and BENCH_QUIET_BUDGET (120 s in all):
-// how long to wait for both cores to be idle before a run's warm-up.
+// how long to wait for both cores to be idle before a run's warm-up;
+// the users section: BENCH_USERS_SIZES (10000,100000,1000000),
+// BENCH_USERS_BACKENDS (sqlite,postgres), BENCH_USERS_SQLITE_MAX (1000000),
+// BENCH_USERS_THROUGHPUT_SIZE (100000), BENCH_USERS_ROUNDS (2),
+// BENCH_USERS_SEARCH_RATE (20 per second), BENCH_USERS_SAMPLE (1000 users),
+// BENCH_USERS_PROBE (20 closed-loop searches), BENCH_USERS_EXPLAIN (1),
+// BENCH_USERS_SQLITE_ANALYZE (1; 0 leaves SQLite without statistics).
 import { build, buildIsCurrent } from '../bin/build.js';
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,6 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { measureAuthApi, summarizeAuthApi } from './lib/auth-api.mjs';
+import { measureUsers, summarizeUsers } from './lib/management-users.mjs';
 import { pacedLoad } from './lib/paced.mjs';
 import { measureLogin, summarizeLogin } from './lib/password-login.mjs';
 import { refreshLoad } from './lib/refresh-load.mjs';
@@ -50,9 +57,15 @@ const GOALS = Object.freeze({
   // Rows written per rotation to Portcullis's tables (PostgreSQL's
   // pg_stat_user_tables: inserted + updated + deleted).
   refreshWritesPerRotation: 2,
+  // Management API (users section), at usersGoalSize users: GET a user by id
+  // and by email per second on one core (SQLite), and the p95 of the three
+  // searches at a modest fixed rate (SQLite and PostgreSQL).
+  usersGoalSize: 100_000,
+  usersReadRps: 3000,
+  usersSearchP95Ms: 50,
 });
-const SECTIONS = ['startup', 'healthz', 'token', 'pg', 'read', 'login', 'refresh'];
-const SECTION_ALIASES = { all: SECTIONS, foundation: ['startup', 'healthz'], oidc: ['token', 'pg', 'read', 'login', 'refresh'] };
+const SECTIONS = ['startup', 'healthz', 'token', 'pg', 'read', 'login', 'refresh', 'users'];
+const SECTION_ALIASES = { all: SECTIONS, foundation: ['startup', 'healthz'], oidc: ['token', 'pg', 'read', 'login', 'refresh'], mgmt: ['users'] };
 const START_DEADLINE_MS = 30_000;
 
 function intSetting(name, fallback, min, max) {
@@ -91,6 +104,25 @@ function algsSetting() {
   return algs;
 }
 
+function listSetting(name, fallback, parse) {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const values = raw.split(',').map((v) => v.trim()).filter(Boolean).map((v) => parse(v, name));
+  if (values.length === 0) throw new Error(`${name} is empty`);
+  return values;
+}
+
+function userCount(raw, name) {
+  const value = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(value) || value < 1 || value > 10_000_000) throw new Error(`${name}: "${raw}" is not a number of users from 1 to 10000000`);
+  return value;
+}
+
+function backendName(raw, name) {
+  if (!['sqlite', 'postgres'].includes(raw)) throw new Error(`${name}: "${raw}" is not sqlite or postgres`);
+  return raw;
+}
+
 const settings = Object.freeze({
   sections: sectionsSetting(),
   connections: intSetting('BENCH_CONNECTIONS', 50, 1, 10_000),
@@ -108,6 +140,16 @@ const settings = Object.freeze({
   pgUrl: process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432',
   quietWaitSeconds: intSetting('BENCH_QUIET_WAIT', 20, 0, 600),
   quietBudgetSeconds: intSetting('BENCH_QUIET_BUDGET', 120, 0, 3600),
+  usersSizes: [...new Set(listSetting('BENCH_USERS_SIZES', [10_000, 100_000, 1_000_000], userCount))].sort((a, b) => a - b),
+  usersBackends: [...new Set(listSetting('BENCH_USERS_BACKENDS', ['sqlite', 'postgres'], backendName))],
+  usersSqliteMax: intSetting('BENCH_USERS_SQLITE_MAX', 1_000_000, 1, 10_000_000),
+  usersThroughputSize: intSetting('BENCH_USERS_THROUGHPUT_SIZE', 100_000, 1, 10_000_000),
+  usersRounds: intSetting('BENCH_USERS_ROUNDS', 2, 1, 50),
+  usersSearchRate: intSetting('BENCH_USERS_SEARCH_RATE', 20, 1, 10_000),
+  usersSample: intSetting('BENCH_USERS_SAMPLE', 1000, 1, 100_000),
+  usersProbe: intSetting('BENCH_USERS_PROBE', 20, 1, 10_000),
+  usersExplain: intSetting('BENCH_USERS_EXPLAIN', 1, 0, 1) === 1,
+  usersSqliteAnalyze: intSetting('BENCH_USERS_SQLITE_ANALYZE', 1, 0, 1) === 1,
 });
 
 if (settings.serverCpu === settings.loadgenCpu) throw new Error('BENCH_SERVER_CPU and BENCH_LOADGEN_CPU must differ: servers and load generator get a core each');
@@ -601,6 +643,7 @@ async function main() {
   const authApi = has('token') || has('pg') || has('read') ? await measureAuthApi(harness) : undefined;
   const login = has('login') ? await measureLogin(harness) : undefined;
   const refresh = has('refresh') ? await measureRefresh(harness) : undefined;
+  const users = has('users') ? await measureUsers(harness) : undefined;
   machine.loadavgEnd = loadavg().map((n) => n.toFixed(2)).join(' ');
   machine.benchSeconds = (performance.now() - startedAt) / 1000;
 
@@ -608,7 +651,8 @@ async function main() {
   if (authApi) summary.authApi = summarizeAuthApi(authApi, GOALS);
   if (login) summary.login = summarizeLogin(login, GOALS);
   if (refresh) summary.refresh = summarizeRefresh(refresh, GOALS);
-  const report = { machine, settings, goals: GOALS, build, summary, startup, runs, authApi, login, refresh, warnings };
+  if (users) summary.users = summarizeUsers(users, GOALS);
+  const report = { machine, settings, goals: GOALS, build, summary, startup, runs, authApi, login, refresh, users, warnings };
   process.stdout.write('\n' + renderMarkdown(report));
   const resultsDir = join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });

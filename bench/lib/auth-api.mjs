@@ -116,10 +116,13 @@ function preparePortcullis(h, backend, alg, { clientAlg = false } = {}) {
 
 // ------------------------------------------------------------------ runs
 
-/** One measured autocannon window at full load, with its CPU accounting. */
-export async function maxRun(h, started, request, meta, { dbProcess } = {}) {
+/**
+ * One measured autocannon window at full load, with its CPU accounting.
+ * `extra`: further autocannon options (e.g. `requests` that vary the path).
+ */
+export async function maxRun(h, started, request, meta, { dbProcess, extra } = {}) {
   const { server, port } = started;
-  const window = await h.measureWindow(server, () => h.load(port, h.settings.durationSeconds, request), { dbProcess });
+  const window = await h.measureWindow(server, () => h.load(port, h.settings.durationSeconds, request, extra), { dbProcess });
   const { result } = window;
   const run = {
     ...meta,

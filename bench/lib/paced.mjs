@@ -163,6 +163,7 @@ export async function pacedLoad({ port, rate, seconds, warmupSeconds = 0, maxCon
     latencyMs: {
       p50: percentile(latencies, 50),
       p90: percentile(latencies, 90),
+      p95: percentile(latencies, 95),
       p99: percentile(latencies, 99),
       p999: percentile(latencies, 99.9),
       max: latencies[latencies.length - 1] ?? NaN,

@@ -229,14 +229,92 @@ function renderUserFlows({ settings, summary, goals, login, refresh }) {
   return lines;
 }
 
-export function renderMarkdown({ machine, settings, summary, goals, runs, authApi, login, refresh, warnings }) {
+const backendName = (backend) => (backend === 'postgres' ? 'PostgreSQL' : 'SQLite');
+const mibCell = (bytes) => (Number.isFinite(bytes) ? `${fixed(bytes / 1024 ** 2, 0)} MiB` : 'n/a');
+const cell = (text) => String(text).replace(/\|/g, '\\|');
+
+/** The `users` section: seeding, reads, searches and their SQL. */
+function renderUsers({ settings, summary, goals, users: out }) {
+  const s = summary.users;
+  const pg = out.postgres;
+  const lines = ['', '#### Management API: users (section `users`)', ''];
+  lines.push(
+    `- Every database fresh, set up before its server starts: \`portcullis admin-client --json\`, then \`bench/lib/seed-many-users.mjs\` (generated users bulk-inserted into the default connection, secondary indexes re-created after the load, ${settings.usersSqliteAnalyze ? 'ANALYZE' : '**no ANALYZE on SQLite** (BENCH_USERS_SQLITE_ANALYZE=0: no statistics, as a database Portcullis filled itself)'}; on PostgreSQL VACUUM (ANALYZE)); server pinned to CPU ${settings.serverCpu}; one Management API token (client_credentials) per database`,
+    `- PostgreSQL: ${pg.skipped ? `skipped (${pg.skipped})` : `${pg.version} at ${pg.url}, on the same machine and not pinned (its CPU is counted separately, from /proc)`}`,
+  );
+  for (const skip of out.skipped) lines.push(`- Not measured: ${backendName(skip.backend)} at ${int(skip.size)} users (${skip.why})`);
+  lines.push(
+    '',
+    'Seeding (wall time of the seed script; inserted in transactions of 5,000 users, one users + user_identities + password_credentials row each):',
+    '',
+    '| Backend | Users | seeding s | insert / indexes (how many) / ANALYZE s | users/s inserted | database | users table with its indexes | matches: email / name / plan |',
+    '|---|--:|--:|---|--:|--:|--:|---|',
+    ...s.seeds.map((d) => `| ${backendName(d.backend)} | ${int(d.users)} | ${fixed(d.seconds, 1)} | ${fixed(d.insertSeconds, 1)} / ${fixed(d.indexSeconds, 1)} (${d.indexes}) / ${d.analyzed === false ? 'none' : fixed(d.analyzeSeconds, 1)} | ${int(d.usersPerSecond)} | ${mibCell(d.databaseBytes)} | ${mibCell(d.tables?.users)} | ${d.matches.email} / ${int(d.matches.name)} / ${int(d.matches.plan)} |`),
+  );
+  if (s.reads.length) {
+    const size = s.reads[0].size;
+    lines.push(
+      '',
+      `GET /api/v2/users/{id} and GET /api/v2/users-by-email at ${int(size)} users (autocannon, ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s per run, ${settings.usersRounds === 1 ? '1 round' : `${settings.usersRounds} rounds, the server restarted and the order of the endpoints alternating between them`}; each request for the next of ${int(settings.usersSample)} users spread over the population, every 200 checked to be that user); req/s median (min–max):`,
+      '',
+      `| Endpoint | Backend | req/s | server CPU µs/req | req per server CPU-second | goal ≥ ${int(goals.usersReadRps)} req/s on one core (SQLite, ${int(goals.usersGoalSize)} users) | answers checked / wrong |`,
+      '|---|---|--:|--:|--:|---|--:|',
+      ...s.reads.map((r) => {
+        const goal = r.met === undefined ? (r.backend === 'sqlite' ? `— (at ${int(r.size)} users)` : '— (reported)') : `${int(r.rps.median)}: ${verdict(r.met)}`;
+        const cpu = `${fixed(r.cpuMicros?.median, 0)}${r.dbCpuMicros ? ` + ${fixed(r.dbCpuMicros.median, 0)} PG` : ''}`;
+        return `| ${r.scenario}${r.flagged ? ' ⚠' : ''} | ${backendName(r.backend)} | ${rpsCell(r.rps)} | ${cpu} | ${int(r.perCoreSecond)} | ${goal} | ${int(r.checked)} / ${r.wrong} |`;
+      }),
+    );
+  }
+  if (s.searches.length) {
+    lines.push(
+      '',
+      `Searches: GET /api/v2/users?q=…&search_engine=v3&per_page=50&include_totals=true. Open loop (bench/lib/paced.mjs): ${settings.usersSearchRate}/s, Poisson arrivals, ${Math.min(2, settings.warmupSeconds)} s warm-up + ${settings.latencySeconds} s; closed loop: ${settings.usersProbe} searches one after another on one connection (after 5 unrecorded), before it; a search whose closed-loop median fills 80 % of the interval between arrivals is "saturated" and not run open loop. Every answer checked (total, page size, each user matching). "matched" is counted in SQL after seeding; Auth0's \`total\` stops at 1,000. Latency in ms:`,
+      '',
+      `| Users | Backend | Query | matched | total / returned | p50 | p95 | p99 | max | closed loop p50 / p95 | server CPU ms/search | goal p95 ≤ ${goals.usersSearchP95Ms} ms (${int(goals.usersGoalSize)} users) |`,
+      '|--:|---|---|--:|--:|--:|--:|--:|--:|---|--:|---|',
+      ...s.searches.map((r) => {
+        const p = r.paced;
+        const goal = r.met === undefined ? '—' : r.saturated ? `saturated: ${verdict(false)}` : `${ms2(p.latencyMs.p95)}: ${verdict(r.met)}`;
+        const latency = p ? `${ms2(p.latencyMs.p50)} | ${ms2(p.latencyMs.p95)} | ${ms2(p.latencyMs.p99)} | ${ms2(p.latencyMs.max)}` : `saturated at ${settings.usersSearchRate}/s | | | `;
+        const cpu = p ? `${fixed(p.serverCpuMsPerSearch, 2)}${p.dbCpuMsPerSearch !== undefined ? ` + ${fixed(p.dbCpuMsPerSearch, 2)} PG` : ''}` : 'n/a';
+        return `| ${int(r.size)} | ${backendName(r.backend)} | \`${cell(r.q)}\`${p?.flagged ? ' ⚠' : ''} | ${int(r.matched)} | ${r.total} / ${r.returned} | ${latency} | ${ms2(r.closedLoop.p50)} / ${ms2(r.closedLoop.p95)} | ${cpu} | ${goal} |`;
+      }),
+    );
+  }
+  if (out.plans.length) {
+    lines.push(
+      '',
+      'The SQL of each search (captured from the users store in dist/ and run on the same database after its server stopped; ms = median of 5 runs of the statement alone; plans: EXPLAIN QUERY PLAN on SQLite, EXPLAIN ANALYZE nodes on PostgreSQL; all statements and full plans in the JSON):',
+      '',
+      '| Users | Backend | Query | statement | ms (PostgreSQL: round trip / execution) | plan |',
+      '|--:|---|---|---|--:|---|',
+      ...out.plans.flatMap((p) =>
+        p.statements
+          .filter((st) => st.role !== 'identities')
+          .map((st) => `| ${int(p.size)} | ${backendName(p.backend)} | ${p.query} | ${st.role} | ${ms2(st.ms)}${st.executionMs !== undefined ? ` / ${ms2(st.executionMs)}` : ''} | ${cell(st.outline)} |`),
+      ),
+    );
+  }
+  if (out.runs.length) {
+    lines.push(
+      '',
+      '| Round | Scenario | Server | req/s | CPU µs/req | avg ms | p99 ms | errors / timeouts / non-2xx | server CPU (of its core busy) | load generator CPU (of its core busy) |',
+      '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|',
+      ...authApiRuns(out.runs),
+    );
+  }
+  return lines;
+}
+
+export function renderMarkdown({ machine, settings, summary, goals, runs, authApi, login, refresh, users, warnings }) {
   const lines = [
     `### Benchmark run of ${machine.date}`,
     '',
     `- Commit ${machine.revision.commit}${machine.revision.dirty ? ' with uncommitted changes' : ''}${machine.revision.exported ? ' (exported tree)' : ''}; Node ${machine.node}, ${machine.cpuModel} (${machine.onlineCpus} CPUs online), Linux ${machine.kernel}; load average at start ${machine.loadavgStart}, at end ${machine.loadavgEnd}; sections ${settings.sections.join(', ')}, ${fixed(machine.benchSeconds / 60, 1)} min`,
     `- Servers pinned to CPU ${settings.serverCpu} (\`taskset -c ${settings.serverCpu}\`), autocannon ${machine.autocannon} in the bench process pinned to CPU ${settings.loadgenCpu}; Fastify ${machine.fastify}, oidc-provider ${machine.oidcProvider}`,
   ];
-  const allRuns = [...(runs ?? []), ...(authApi?.token ?? []), ...(authApi?.read?.runs ?? []), ...(login?.runs ?? []), ...(refresh?.runs ?? [])].filter((r) => r.quiet);
+  const allRuns = [...(runs ?? []), ...(authApi?.token ?? []), ...(authApi?.read?.runs ?? []), ...(login?.runs ?? []), ...(refresh?.runs ?? []), ...(users?.runs ?? [])].filter((r) => r.quiet);
   if (allRuns.length) {
     const quiet = allRuns.filter((r) => r.quiet.quiet).length;
     const waited = allRuns.reduce((sum, r) => sum + r.quiet.waitedMs, 0) / 1000;
@@ -260,6 +338,7 @@ export function renderMarkdown({ machine, settings, summary, goals, runs, authAp
   }
   if (authApi) lines.push(...renderAuthApi({ settings, summary, goals, authApi }));
   if (login || refresh) lines.push(...renderUserFlows({ settings, summary, goals, login, refresh }));
+  if (users) lines.push(...renderUsers({ settings, summary, goals, users }));
   lines.push('', 'CPU columns: the process\'s own CPU time over the measured window, then how busy its core was in all (from /proc/stat); the difference is other work on that core.');
   if (warnings.length > 0) lines.push('', 'Warnings:', ...warnings.map((w) => `- ${w}`));
   return lines.join('\n') + '\n';
