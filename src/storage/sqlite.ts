@@ -114,6 +114,9 @@ export function openSqlite(path: string, busyTimeoutMs: number): Database {
     raw.pragma('journal_mode = WAL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('synchronous = NORMAL');
+    // Query-planner statistics, as SQLite advises for long-lived connections:
+    // ANALYZE where tables changed enough, with a bounded sample (cheap at start).
+    raw.pragma('optimize = 0x10002');
     // Reading the schema forces SQLite to look at the file header: a corrupt
     // or foreign file fails here, at open, instead of on the first query.
     raw.prepare('select count(*) from sqlite_master').get();

@@ -182,9 +182,15 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
     findById,
 
     /** Every user with this email, in any connection (GET /users-by-email). */
+    /**
+     * Every user with this email (one per connection), oldest first. Sorted
+     * here, not in SQL: with an ORDER BY, SQLite without statistics (no
+     * ANALYZE has run) walks the created_at index over the whole tenant instead
+     * of looking the email up (69 ms instead of 0.07 ms at 100k users).
+     */
     async findByEmail(email: string): Promise<User[]> {
-      const rows = await base().where('email_lower', '=', email.toLowerCase()).orderBy('created_at').execute();
-      return rows.map(toUser);
+      const rows = await base().where('email_lower', '=', email.toLowerCase()).execute();
+      return rows.map(toUser).sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.user_id < b.user_id ? -1 : 1));
     },
 
     /** The login lookup: one connection, by email or username, case-insensitive. */
