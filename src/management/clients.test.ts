@@ -84,6 +84,15 @@ describeEachBackend('Management API /api/v2/clients with the official auth0 SDK'
     expect((await authorize('https://a.example.test/cb')).status).toBe(400);
   });
 
+  it('keeps both of two concurrent PATCHes of one client (no lost update)', async () => {
+    const created = await sdk.clients.create({ name: 'Concurrent', app_type: 'regular_web' });
+    await Promise.all([
+      sdk.clients.update(created.client_id!, { callbacks: ['https://one.example.test/cb'] }),
+      sdk.clients.update(created.client_id!, { allowed_logout_urls: ['https://two.example.test/'] }),
+    ]);
+    expect(await sdk.clients.get(created.client_id!)).toMatchObject({ callbacks: ['https://one.example.test/cb'], allowed_logout_urls: ['https://two.example.test/'] });
+  });
+
   it('rotates a secret: the new one works, the old one stops', async () => {
     const created = await sdk.clients.create({ name: 'Rotating', app_type: 'non_interactive' });
     const rotated = await sdk.clients.rotateSecret(created.client_id!);

@@ -3,7 +3,7 @@ import { generateClientSecret } from '../clients/service.js';
 import type { StoredClient } from '../clients/store.js';
 import { urlProblem, type UrlKind } from '../clients/urls.js';
 import { HttpError } from '../http/errors.js';
-import { writeTransaction } from '../storage/transaction.js';
+import { lockTenant, writeTransaction } from '../storage/transaction.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
 import type { ManagementDeps } from './plugin.js';
 import { fieldsQuery, pagingQuery, pathId, pageOf } from './query.js';
@@ -256,18 +256,24 @@ export function registerClientRoutes(router: ManagementRouter, deps: ManagementD
       const method = body.token_endpoint_auth_method ?? existing.tokenEndpointAuthMethod;
       // Moving to a secret-based method needs a secret: one is generated and shown in this answer.
       const newSecret = secretMethod(method) && existing.secretSealed === null ? generateClientSecret() : undefined;
+      const sealed = newSecret !== undefined ? await services.clients.sealSecret(tenant.id, id, newSecret) : undefined;
       const updated = await writeTransaction(database, async (trx) => {
+        // The config is merged with what is stored now, under the tenant lock, so two
+        // concurrent PATCHes of one client cannot drop each other's fields.
+        await lockTenant(database, trx, tenant.id);
         const clients = tenantStores(trx, tenant.id, services.runtime).clients;
-        const ok = await clients.update(id, {
+        const current = await clients.findById(id);
+        if (!current) return undefined;
+        await clients.update(id, {
           ...(body.name !== undefined ? { name: body.name } : {}),
           ...(body.app_type !== undefined ? { appType: body.app_type } : {}),
           ...(body.is_first_party !== undefined ? { isFirstParty: body.is_first_party } : {}),
           ...(body.token_endpoint_auth_method !== undefined ? { tokenEndpointAuthMethod: body.token_endpoint_auth_method } : {}),
-          ...(newSecret !== undefined ? { secretSealed: await services.clients.sealSecret(tenant.id, id, newSecret) } : {}),
+          ...(sealed !== undefined ? { secretSealed: sealed } : {}),
           ...(method === 'none' ? { secretSealed: null } : {}),
-          config: { ...existing.config, ...configChanges(body) },
+          config: { ...current.config, ...configChanges(body) },
         });
-        return ok ? clients.findById(id) : undefined;
+        return clients.findById(id);
       });
       if (!updated) throw notFound();
       return toClientBody(tenant.name, updated, newSecret);
