@@ -1,45 +1,113 @@
-import { EventEmitter } from 'node:events';
-
 /**
- * Authentication events, as the logs capability will record them (Auth0's
- * `s`, `f`, `seccft`, `feccft`, … are derived from these). Payloads carry
- * identifiers only: never a password, secret or token.
+ * The security event bus: every authentication and management event of a
+ * tenant, already in Auth0's log vocabulary (type codes and field names), goes
+ * through here. Listeners are the log writer (durable: the event is committed
+ * before `publish` resolves), metrics, and whatever else observes security
+ * events. Payloads carry identifiers and outcomes only: never a password,
+ * secret, token or authorization code.
  */
-export interface AuthEvents {
-  'token.issued': { tenantId: string; grantType: string; clientId: string | undefined; userId: string | undefined; audience: string | undefined; scope: string | undefined; ip: string };
-  'token.failed': { tenantId: string; grantType: string | undefined; clientId: string | undefined; error: string; description: string | undefined; ip: string };
-  'login.succeeded': { tenantId: string; userId: string; clientId: string | undefined; ip: string };
-  'login.failed': { tenantId: string; identifier: string; clientId: string | undefined; reason: 'wrong_credentials' | 'blocked'; ip: string };
-  'signup.succeeded': { tenantId: string; userId: string; clientId: string | undefined; ip: string };
-  'logout.succeeded': { tenantId: string; clientId: string | undefined; ip: string };
-  'engine.error': { tenantId: string; message: string };
+
+/** Auth0 log event type codes Portcullis produces (docs/log-events.md lists when). */
+export const LOG_EVENT_TYPES = {
+  s: 'Success Login',
+  f: 'Failed Login',
+  fp: 'Failed Login (Incorrect Password)',
+  fu: 'Failed Login (Invalid Email/Username)',
+  w: 'Warnings During Login',
+  ss: 'Success Signup',
+  fs: 'Failed Signup',
+  slo: 'Success Logout',
+  flo: 'Failed Logout',
+  ssa: 'Success Silent Auth',
+  fsa: 'Failed Silent Auth',
+  sapi: 'Success API Operation',
+  fapi: 'Failed API Operation',
+  seacft: 'Success Exchange (Authorization Code for Access Token)',
+  feacft: 'Failed Exchange (Authorization Code for Access Token)',
+  seccft: 'Success Exchange (Client Credentials for Access Token)',
+  feccft: 'Failed Exchange (Client Credentials for Access Token)',
+  sertft: 'Success Exchange (Refresh Token for Access Token)',
+  fertft: 'Failed Exchange (Refresh Token for Access Token)',
+  ferrt: 'Failed Exchange (Rotating Refresh Token)',
+  sepft: 'Success Exchange (Password for Access Token)',
+  fepft: 'Failed Exchange (Password for Access Token)',
+  scp: 'Success Change Password',
+  fcp: 'Failed Change Password',
+  scpr: 'Success Change Password Request',
+  sv: 'Success Verification Email',
+  fv: 'Failed Verification Email',
+  du: 'Deleted User',
+  sdu: 'Successful User Deletion',
+  fdu: 'Failed User Deletion',
+  limit_wc: 'Blocked Account',
+  limit_mu: 'Blocked IP Address',
+  pwd_leak: 'Breached Password',
+  api_limit: 'Rate Limit on the Authentication or Management APIs',
+  ublkdu: 'User Login Block Released',
+} as const;
+
+export type LogEventType = keyof typeof LOG_EVENT_TYPES;
+
+/** One security event, in Auth0's log shape (camelCase here; the log writer stores Auth0's snake_case). */
+export interface SecurityEvent {
+  readonly tenantId: string;
+  readonly type: LogEventType;
+  /** Human-readable; defaults to the type's description. */
+  readonly description?: string;
+  readonly ip?: string;
+  readonly userAgent?: string;
+  readonly clientId?: string;
+  /** Filled from clientId by the log writer when absent. */
+  readonly clientName?: string;
+  readonly userId?: string;
+  /** The email or username the event is about (as typed, for failures). */
+  readonly userName?: string;
+  readonly connection?: string;
+  readonly connectionId?: string;
+  readonly audience?: string;
+  readonly scope?: string;
+  readonly strategy?: string;
+  /** Extra facts (error codes, grant type, request path). Never secrets. */
+  readonly details?: Record<string, unknown>;
 }
 
+export type SecurityEventListener = (event: SecurityEvent) => void | Promise<void>;
+
 /**
- * A typed, in-process event bus. Listeners must not throw into the emitter's
- * caller (a logging failure must not fail a login): errors are routed to
- * `onListenerError`. Durability belongs to whoever listens (the logs
- * capability writes through an outbox).
+ * A typed, in-process bus. `publish` resolves once every durable listener has
+ * finished (the log writer resolves when the event is committed), and
+ * rejects if a durable listener fails, so a caller that awaits it before
+ * answering never answers a request whose security event was lost. Observers
+ * (metrics, tests) are not awaited; their errors go to `onObserverError` and
+ * never reach the caller.
  */
 export class EventBus {
-  readonly #emitter = new EventEmitter();
+  readonly #durable: SecurityEventListener[] = [];
+  readonly #observers: SecurityEventListener[] = [];
 
-  constructor(private readonly onListenerError: (error: unknown, event: string) => void = () => undefined) {
-    this.#emitter.setMaxListeners(50);
+  constructor(private readonly onObserverError: (error: unknown, event: SecurityEvent) => void = () => undefined) {}
+
+  /** A listener whose work `publish` waits for (the log writer). */
+  onDurable(listener: SecurityEventListener): void {
+    this.#durable.push(listener);
   }
 
-  on<K extends keyof AuthEvents>(event: K, listener: (payload: AuthEvents[K]) => void | Promise<void>): void {
-    this.#emitter.on(event, (payload: AuthEvents[K]) => {
+  /** A listener that observes events; never delays nor fails a publisher. */
+  observe(listener: SecurityEventListener): void {
+    this.#observers.push(listener);
+  }
+
+  publish(event: SecurityEvent): Promise<void> {
+    for (const observer of this.#observers) {
       try {
-        const result = listener(payload);
-        if (result instanceof Promise) result.catch((error: unknown) => this.onListenerError(error, event));
+        const result = observer(event);
+        if (result instanceof Promise) result.catch((error: unknown) => this.onObserverError(error, event));
       } catch (error) {
-        this.onListenerError(error, event);
+        this.onObserverError(error, event);
       }
-    });
-  }
-
-  emit<K extends keyof AuthEvents>(event: K, payload: AuthEvents[K]): void {
-    this.#emitter.emit(event, payload);
+    }
+    if (this.#durable.length === 0) return Promise.resolve();
+    if (this.#durable.length === 1) return Promise.resolve(this.#durable[0]!(event));
+    return Promise.all(this.#durable.map((listener) => listener(event))).then(() => undefined);
   }
 }

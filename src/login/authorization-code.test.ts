@@ -82,7 +82,7 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
 
   it('answers the same for an unknown user and a wrong password, and refuses a form without its token', async () => {
     const failures: string[] = [];
-    t.events.on('login.failed', (e) => void failures.push(`${e.identifier}:${e.reason}`));
+    t.events.observe((e) => void (e.type === 'fp' && failures.push(`${e.userName}:${String(e.details?.reason)}`)));
     for (const [username, password] of [['jane@example.test', 'not the password at all'], ['nobody@example.test', PASSWORD]] as const) {
       const browser = new HttpBrowser();
       const { response } = await startLogin(browser);

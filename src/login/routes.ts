@@ -132,12 +132,12 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     const result = identifier && password ? await options.authenticator.authenticate({ tenantId: context.tenant.id, identifier, password, ip: request.ip }) : ({ ok: false, reason: 'wrong_credentials' } as const);
     const clientId = details.params.client_id as string | undefined;
     if (!result.ok) {
-      options.events.emit('login.failed', { tenantId: context.tenant.id, identifier, clientId, reason: result.reason, ip: request.ip });
+      await options.events.publish({ tenantId: context.tenant.id, type: result.reason === 'blocked' ? 'f' : 'fp', userName: identifier, clientId, ip: request.ip, details: { reason: result.reason } });
       pageHeaders(reply, nonce);
       const message = result.reason === 'blocked' ? 'Your account has been blocked. Contact the administrator.' : WRONG_CREDENTIALS;
       return reply.code(400).send(loginPage(branding, nonce, { action: `/u/login?state=${details.uid}`, csrf: csrfToken(secret, details.uid), clientName, username: identifier, error: message }));
     }
-    options.events.emit('login.succeeded', { tenantId: context.tenant.id, userId: result.userId, clientId, ip: request.ip });
+    await options.events.publish({ tenantId: context.tenant.id, type: 's', userId: result.userId, clientId, ip: request.ip });
     return finish(engine, request, reply, { login: { accountId: result.userId, amr: ['pwd'] } });
   });
 
@@ -228,7 +228,7 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
       return reply.code(400).send(signupPage(branding, nonce, signupView(details, secret, clientName, policy.minLength, email, { message: result.message, field: result.field })));
     }
     const clientId = details.params.client_id as string | undefined;
-    options.events.emit('signup.succeeded', { tenantId: context.tenant.id, userId: result.userId, clientId, ip: request.ip });
+    await options.events.publish({ tenantId: context.tenant.id, type: 'ss', userId: result.userId, clientId, ip: request.ip });
     // Auth0 signs the new user in straight away.
     return finish(engine, request, reply, { login: { accountId: result.userId, amr: ['pwd'] } });
   });

@@ -149,12 +149,11 @@ describeEachBackend('client_credentials at /oauth/token (openid-client as the cl
 
   it('feeds token issuance and failures to the event bus, without secrets', async () => {
     const seen: Array<[string, Record<string, unknown>]> = [];
-    t.events.on('token.issued', (e) => void seen.push(['token.issued', e]));
-    t.events.on('token.failed', (e) => void seen.push(['token.failed', e]));
+    t.events.observe((e) => void (e.type === 'seccft' || e.type === 'feccft' ? seen.push([e.type, { ...e }]) : undefined));
     await oidc.clientCredentialsGrant(rp, { audience: admin.audience, scope: 'read:users' });
     await tokenError({ grant_type: 'client_credentials', client_id: admin.clientId, client_secret: 'wrong', audience: admin.audience });
-    expect(seen[0]).toEqual(['token.issued', expect.objectContaining({ grantType: 'client_credentials', clientId: admin.clientId, audience: admin.audience, scope: 'read:users' })]);
-    expect(seen[1]).toEqual(['token.failed', expect.objectContaining({ error: 'invalid_client', grantType: 'client_credentials' })]);
+    expect(seen[0]).toEqual(['seccft', expect.objectContaining({ clientId: admin.clientId, audience: admin.audience, scope: 'read:users' })]);
+    expect(seen[1]).toEqual(['feccft', expect.objectContaining({ details: { error: 'invalid_client' } })]);
     expect(JSON.stringify(seen)).not.toContain(admin.clientSecret);
   });
 });

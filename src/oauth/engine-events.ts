@@ -1,6 +1,14 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { EventBus } from '../events/bus.js';
+import type { EventBus, LogEventType } from '../events/bus.js';
+
+const GRANT_EVENTS: Record<string, readonly [LogEventType, LogEventType]> = {
+  authorization_code: ['seacft', 'feacft'],
+  client_credentials: ['seccft', 'feccft'],
+  refresh_token: ['sertft', 'fertft'],
+  password: ['sepft', 'fepft'],
+  'http://auth0.com/oauth/grant-type/password-realm': ['sepft', 'fepft'],
+};
 
 /**
  * Feeds the engine's events into the event bus (and its unexpected errors
@@ -8,12 +16,17 @@ import type { EventBus } from '../events/bus.js';
  */
 export function forwardEngineEvents(provider: Provider, tenantId: string, bus: EventBus, logError: (message: string, error: unknown) => void): void {
   const ip = (ctx: KoaContextWithOIDC) => ctx.ip;
+  const publish = (event: Parameters<EventBus['publish']>[0]) => {
+    bus.publish(event).catch((error: unknown) => logError('security event not recorded', error));
+  };
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const params = ctx.oidc.params ?? {};
+    const type = GRANT_EVENTS[String(params.grant_type ?? '')]?.[0];
+    if (!type) return;
     const token = ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.ClientCredentials;
-    bus.emit('token.issued', {
+    publish({
       tenantId,
-      grantType: String(params.grant_type ?? ''),
+      type,
       clientId: ctx.oidc.client?.clientId,
       userId: ctx.oidc.entities.AccessToken?.accountId,
       audience: token?.aud !== undefined ? String(token.aud) : undefined,
@@ -22,20 +35,14 @@ export function forwardEngineEvents(provider: Provider, tenantId: string, bus: E
     });
   });
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: Error & { error?: string; error_description?: string }) => {
-    bus.emit('token.failed', {
-      tenantId,
-      grantType: ctx.oidc?.params?.grant_type !== undefined ? String(ctx.oidc.params.grant_type) : undefined,
-      clientId: ctx.oidc?.client?.clientId,
-      error: error.error ?? 'server_error',
-      description: error.error_description,
-      ip: ip(ctx),
-    });
+    const type = GRANT_EVENTS[String(ctx.oidc?.params?.grant_type ?? '')]?.[1];
+    if (!type) return;
+    publish({ tenantId, type, clientId: ctx.oidc?.client?.clientId, ip: ip(ctx), description: error.error_description, details: { error: error.error ?? 'server_error' } });
   });
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
-    bus.emit('logout.succeeded', { tenantId, clientId: ctx.oidc?.client?.clientId, ip: ip(ctx) });
+    publish({ tenantId, type: 'slo', clientId: ctx.oidc?.client?.clientId, ip: ip(ctx) });
   });
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => {
     logError('protocol engine error', error);
-    bus.emit('engine.error', { tenantId, message: error.message });
   });
 }

@@ -252,10 +252,10 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
       try {
         const result = await deps.users.authenticate({ tenantId: tenant.id, connectionName: connection, identifier: username, password, ip });
         if (result.ok) {
-          deps.events.emit('login.succeeded', { tenantId: tenant.id, userId: result.user.user_id, clientId, ip });
+          await deps.events.publish({ tenantId: tenant.id, type: 's', userId: result.user.user_id, clientId, ip });
           return { ok: true, userId: result.user.user_id };
         }
-        deps.events.emit('login.failed', { tenantId: tenant.id, identifier: username, clientId, reason: result.reason, ip });
+        await deps.events.publish({ tenantId: tenant.id, type: result.reason === 'blocked' ? 'f' : 'fp', userName: username, clientId, ip, details: { reason: result.reason } });
         return { ok: false, reason: result.reason };
       } catch (error) {
         if (error instanceof UserError && error.code === 'connection_not_found') return { ok: false, reason: 'unknown_connection' };
