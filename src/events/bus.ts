@@ -107,7 +107,8 @@ export class EventBus {
       }
     }
     if (this.#durable.length === 0) return Promise.resolve();
-    if (this.#durable.length === 1) return Promise.resolve(this.#durable[0]!(event));
+    const [only, ...more] = this.#durable;
+    if (only && more.length === 0) return Promise.resolve(only(event));
     return Promise.all(this.#durable.map((listener) => listener(event))).then(() => undefined);
   }
 }
