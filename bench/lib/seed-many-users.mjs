@@ -10,8 +10,10 @@
 // Each user is written as the users store's insert writes it
 // (src/users/store.ts): every column of `users`, the *_lower copies folded
 // with JavaScript's toLowerCase, one `user_identities` row (provider auth0,
-// the local id, not social, profile_data {}) and one `password_credentials`
-// row, in the default tenant's default database connection. The script
+// the local id, not social, profile_data {}), one `password_credentials`
+// row and the searchable facts of its metadata in `user_metadata_values`
+// (computed by dist/search/metadata-facts.js, the store's own code), in the
+// default tenant's default database connection. The script
 // refuses to run when `users` has a column it does not fill (a new
 // migration), so the seed cannot silently drift from the store.
 //
@@ -46,9 +48,11 @@ if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error('--batch must
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error('DATABASE_URL is required (the server\'s)');
 
-const [{ ARGON2_PARAMS }, { DEFAULT_DATABASE_CONNECTION }] = await Promise.all([
+const [{ ARGON2_PARAMS }, { DEFAULT_DATABASE_CONNECTION }, { metadataValues }] = await Promise.all([
   import(pathToFileURL(join(dist, 'users', 'password-hasher.js')).href),
   import(pathToFileURL(join(dist, 'connections', 'store.js')).href),
+  // The searchable metadata facts, computed by the code the users store uses.
+  import(pathToFileURL(join(dist, 'search', 'metadata-facts.js')).href),
 ]);
 
 /** The columns of `users` the store's insert writes (all of them), in the order the writers bind them. */
@@ -59,7 +63,8 @@ const USER_COLUMNS = [
 ];
 const IDENTITY_COLUMNS = ['tenant_id', 'user_id', 'connection_id', 'provider', 'external_id', 'is_social', 'profile_data', 'created_at'];
 const CREDENTIAL_COLUMNS = ['tenant_id', 'user_id', 'hash', 'created_at', 'updated_at'];
-const SEEDED_TABLES = ['users', 'user_identities', 'password_credentials'];
+const FACT_COLUMNS = ['tenant_id', 'user_id', 'root', 'path', 'kind', 'value'];
+const SEEDED_TABLES = ['users', 'user_identities', 'password_credentials', 'user_metadata_values'];
 const BOOLEAN_COLUMNS = new Set(['email_verified', 'phone_verified', 'blocked', 'is_social']);
 
 /** The last code point + 1: the end of the prefix range, as src/search/compile.ts builds it. */
@@ -92,12 +97,14 @@ async function sqliteBackend(path) {
   const insertUser = db.prepare(`insert into users (${USER_COLUMNS.join(', ')}) values (${placeholders(USER_COLUMNS)})`);
   const insertIdentity = db.prepare(`insert into user_identities (${IDENTITY_COLUMNS.join(', ')}) values (${placeholders(IDENTITY_COLUMNS)})`);
   const insertCredential = db.prepare(`insert into password_credentials (${CREDENTIAL_COLUMNS.join(', ')}) values (${placeholders(CREDENTIAL_COLUMNS)})`);
+  const insertFact = db.prepare(`insert into user_metadata_values (${FACT_COLUMNS.join(', ')}) values (${placeholders(FACT_COLUMNS)})`);
   const bind = (row, columns) => columns.map((c) => (BOOLEAN_COLUMNS.has(c) ? (row[c] ? 1 : 0) : row[c]));
   const writeBatch = db.transaction((rows) => {
     for (const row of rows) {
       insertUser.run(bind(row.user, USER_COLUMNS));
       insertIdentity.run(bind(row.identity, IDENTITY_COLUMNS));
       insertCredential.run(bind(row.credential, CREDENTIAL_COLUMNS));
+      for (const fact of row.facts) insertFact.run(bind(fact, FACT_COLUMNS));
     }
   });
   return {
@@ -197,9 +204,10 @@ function copyWriter(url, preamble) {
     if (!child.stdin.write(text)) await Promise.race([new Promise((resolve) => child.stdin.once('drain', resolve)), exited]);
   };
   const tables = [
-    ['users', USER_COLUMNS, (row) => row.user],
-    ['user_identities', IDENTITY_COLUMNS, (row) => row.identity],
-    ['password_credentials', CREDENTIAL_COLUMNS, (row) => row.credential],
+    ['users', USER_COLUMNS, (row) => [row.user]],
+    ['user_identities', IDENTITY_COLUMNS, (row) => [row.identity]],
+    ['password_credentials', CREDENTIAL_COLUMNS, (row) => [row.credential]],
+    ['user_metadata_values', FACT_COLUMNS, (row) => row.facts],
   ];
   let started = false;
   return {
@@ -210,8 +218,7 @@ function copyWriter(url, preamble) {
       for (const [table, columns, of] of tables) {
         parts.push(`copy ${table} (${columns.join(', ')}) from stdin;\n`);
         for (const row of rows) {
-          const values = of(row);
-          parts.push(columns.map((c) => copyField(values[c])).join('\t') + '\n');
+          for (const values of of(row)) parts.push(columns.map((c) => copyField(values[c])).join('\t') + '\n');
         }
         parts.push('\\.\n');
       }
@@ -277,7 +284,8 @@ async function postgresBackend(url) {
       const orphans = await client.query(
         `select (select count(*) from users u where not exists (select 1 from connections c where c.id = u.connection_id and c.tenant_id = u.tenant_id))
               + (select count(*) from user_identities i where not exists (select 1 from users u where u.tenant_id = i.tenant_id and u.user_id = i.user_id))
-              + (select count(*) from password_credentials p where not exists (select 1 from users u where u.tenant_id = p.tenant_id and u.user_id = p.user_id)) as n`,
+              + (select count(*) from password_credentials p where not exists (select 1 from users u where u.tenant_id = p.tenant_id and u.user_id = p.user_id))
+              + (select count(*) from user_metadata_values m where not exists (select 1 from users u where u.tenant_id = m.tenant_id and u.user_id = m.user_id)) as n`,
       );
       return Number(orphans.rows[0].n);
     },
@@ -342,6 +350,7 @@ try {
       user: { ...user, tenant_id: tenantId, connection_id: connectionId },
       identity: { tenant_id: tenantId, user_id: user.user_id, connection_id: connectionId, provider: 'auth0', external_id: user.localId, is_social: false, profile_data: '{}', created_at: user.created_at },
       credential: { tenant_id: tenantId, user_id: user.user_id, hash: passwordHash, created_at: user.created_at, updated_at: user.created_at },
+      facts: ['app_metadata', 'user_metadata'].flatMap((root) => metadataValues(JSON.parse(user[root])).map((fact) => ({ tenant_id: tenantId, user_id: user.user_id, root, ...fact }))),
     };
     if (user.name_lower.startsWith(NAME_PREFIX)) expected.name++;
     if (user.plan === RARE_PLAN) expected.plan++;

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
-import { searchDialect, type JsonScalar, type SearchDialect, type SearchDialectName } from './dialect.js';
+import { searchDialect, type SearchDialect, type SearchDialectName } from './dialect.js';
 import { SearchSyntaxError } from './errors.js';
+import { INDEXED_TEXT_MAX, sha256 } from './metadata-facts.js';
 import type { FieldRef, PrefixNode, RangeNode, SearchNode, TermNode } from './lucene.js';
 import { parseBoolean, parseDate, parseInteger } from './values.js';
 
@@ -25,10 +26,27 @@ export interface SearchField {
 
 export interface SearchSchema {
   readonly fields: Readonly<Record<string, SearchField>>;
-  /** Field roots searched inside a JSON column by dotted path: `app_metadata.plan`. Exact match and _exists_ only. */
-  readonly metadata?: Readonly<Record<string, { readonly column: string }>>;
+  /**
+   * Field roots searched by dotted path: `app_metadata.plan`. Exact match and
+   * _exists_ only. The schema says how a fact is looked up (for users: the
+   * indexed table user_metadata_values, src/users/metadata-values.ts).
+   */
+  readonly metadata?: Readonly<Record<string, MetadataLookup>>;
   /** Fields a term without a field searches (any of them); without it such a term is refused. */
   readonly defaultFields?: readonly string[];
+}
+
+/** One searchable fact at a metadata path, as src/users/metadata-values.ts stores it. */
+export interface MetadataFact {
+  readonly kind: 'text' | 'text_sha256' | 'number' | 'boolean';
+  readonly value: string;
+}
+
+export interface MetadataLookup {
+  /** Rows holding any of `facts` at `path` (member names joined with `.`). Never NULL. */
+  readonly matches: (path: string, facts: readonly MetadataFact[]) => RawBuilder<SqlBool>;
+  /** Rows holding a searchable value (or a non-empty object) at `path`. Never NULL. */
+  readonly exists: (path: string) => RawBuilder<SqlBool>;
 }
 
 /** At most this many path segments below a metadata root. */
@@ -36,7 +54,7 @@ export const MAX_METADATA_DEPTH = 8;
 const METADATA_SEGMENT = /^[\p{L}\p{N}_-]+$/u;
 const NUMERIC = /^-?\d{1,15}(\.\d{1,15})?$/;
 
-type Target = { readonly kind: 'field'; readonly name: string; readonly field: SearchField } | { readonly kind: 'metadata'; readonly column: string; readonly path: readonly string[] };
+type Target = { readonly kind: 'field'; readonly name: string; readonly field: SearchField } | { readonly kind: 'metadata'; readonly lookup: MetadataLookup; readonly path: string };
 
 /**
  * Compiles a parsed query into a boolean SQL expression over the schema's
@@ -67,7 +85,7 @@ class Compiler {
         return sql<SqlBool>`not (${this.compile(node.operand)})`;
       case 'exists': {
         const target = this.target(node.field);
-        if (target.kind === 'metadata') return this.dialect.jsonExists(target.column, target.path);
+        if (target.kind === 'metadata') return target.lookup.exists(target.path);
         return this.through(target.field, sql<SqlBool>`${sql.ref(target.field.column)} is not null`);
       }
       default:
@@ -96,7 +114,7 @@ class Compiler {
       if (path.length > MAX_METADATA_DEPTH) throw new SearchSyntaxError(`${root} paths are limited to ${MAX_METADATA_DEPTH} levels`, ref.position);
       const bad = path.findIndex((segment) => !METADATA_SEGMENT.test(segment));
       if (bad !== -1) throw new SearchSyntaxError(`"${ref.name}" is not a valid ${root} path (names are letters, digits, "_" and "-")`, ref.position);
-      return { kind: 'metadata', column: (metadata[root] as { column: string }).column, path };
+      return { kind: 'metadata', lookup: metadata[root] as MetadataLookup, path: path.join('.') };
     }
     throw new SearchSyntaxError(`unknown field "${ref.name}"`, ref.position);
   }
@@ -105,7 +123,7 @@ class Compiler {
     if (target.kind === 'metadata') {
       // Auth0: "Range and wildcard searches are not available on user metadata fields."
       if (node.kind !== 'term') throw new SearchSyntaxError(`${node.kind === 'range' ? 'range' : 'wildcard'} searches are not available on metadata fields`, node.position);
-      return this.dialect.jsonMatches(target.column, target.path, jsonCandidates(node.value));
+      return target.lookup.matches(target.path, metadataFacts(node.value));
     }
     const { field, name } = target;
     switch (field.type) {
@@ -173,13 +191,15 @@ class Compiler {
 
 /**
  * What a metadata value may equal: the text itself, and the number or boolean
- * it spells (metadata is JSON; `app_metadata.count:3` finds 3 and "3").
+ * it spells (metadata is JSON; `app_metadata.count:3` finds 3 and "3"), in
+ * the form the facts are stored (numbers as JavaScript's canonical text, long
+ * texts by hash: src/users/metadata-values.ts).
  */
-function jsonCandidates(value: string): JsonScalar[] {
-  const candidates: JsonScalar[] = [value];
-  if (NUMERIC.test(value)) candidates.push(Number(value));
-  if (value === 'true' || value === 'false') candidates.push(value === 'true');
-  return candidates;
+function metadataFacts(value: string): MetadataFact[] {
+  const facts: MetadataFact[] = [value.length > INDEXED_TEXT_MAX ? { kind: 'text_sha256', value: sha256(value) } : { kind: 'text', value }];
+  if (NUMERIC.test(value)) facts.push({ kind: 'number', value: String(Number(value)) });
+  if (value === 'true' || value === 'false') facts.push({ kind: 'boolean', value });
+  return facts;
 }
 
 /**

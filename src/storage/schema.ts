@@ -107,6 +107,16 @@ export interface ConnectionClientsTable {
   client_id: string;
 }
 
+/** Searchable facts of users' metadata (migration 0009, src/users/metadata-values.ts). */
+export interface UserMetadataValuesTable {
+  tenant_id: string;
+  user_id: string;
+  root: string;
+  path: string;
+  kind: string;
+  value: string;
+}
+
 export interface UsersTable {
   tenant_id: string;
   user_id: string;
@@ -238,6 +248,7 @@ export interface Schema {
   connections: ConnectionsTable;
   connection_clients: ConnectionClientsTable;
   users: UsersTable;
+  user_metadata_values: UserMetadataValuesTable;
   user_identities: UserIdentitiesTable;
   password_credentials: PasswordCredentialsTable;
   roles: RolesTable;

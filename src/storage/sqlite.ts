@@ -114,6 +114,11 @@ export function openSqlite(path: string, busyTimeoutMs: number): Database {
     raw.pragma('journal_mode = WAL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('synchronous = NORMAL');
+    // Reads of a large database stay in memory: a 64 MiB page cache (the
+    // default is 2 MiB, a few hundred users' pages) and the file mapped
+    // (reads without a system call per page).
+    raw.pragma('cache_size = -65536');
+    raw.pragma('mmap_size = 268435456');
     // Query-planner statistics, as SQLite advises for long-lived connections:
     // ANALYZE where tables changed enough, with a bounded sample (cheap at start).
     raw.pragma('optimize = 0x10002');

@@ -1,9 +1,10 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
-import { compileSearch, type SearchDialectName, type SearchSchema } from '../search/compile.js';
+import { compileSearch, type MetadataLookup, type SearchDialectName, type SearchSchema } from '../search/compile.js';
 import { searchDialect } from '../search/dialect.js';
 import { parseSearchQuery } from '../search/lucene.js';
 import type { Executor } from '../storage/transaction.js';
 import type { User } from './store.js';
+import type { MetadataRoot } from './metadata-values.js';
 
 /**
  * Auth0's user search (`GET /api/v2/users?q=…&search_engine=v3`) as the users
@@ -54,6 +55,16 @@ export function userSearchSchema(tenantId: string): SearchSchema {
   const viaIdentities = (join: RawBuilder<unknown>) => (predicate: RawBuilder<SqlBool>) =>
     sql<SqlBool>`users.user_id in (select ui.user_id from user_identities as ui ${join} where ui.tenant_id = ${tenantId} and ${predicate})`;
   const caseInsensitive = (column: string) => ({ type: 'string', column: `users.${column}`, caseInsensitive: `users.${column}_lower` }) as const;
+  // Metadata terms: a lookup in user_metadata_values' search index (tenant, root, path, value, kind).
+  const metadata = (root: MetadataRoot): MetadataLookup => {
+    const facts = (predicate: RawBuilder<unknown>) =>
+      sql<SqlBool>`users.user_id in (select m.user_id from user_metadata_values as m where m.tenant_id = ${tenantId} and m.root = ${root} and ${predicate})`;
+    return {
+      matches: (path, candidates) =>
+        facts(sql`m.path = ${path} and (${sql.join(candidates.map((c) => sql`(m.value = ${c.value} and m.kind = ${c.kind})`), sql` or `)})`),
+      exists: (path) => facts(sql`m.path = ${path}`),
+    };
+  };
   return {
     fields: {
       user_id: { type: 'string', column: 'users.user_id' },
@@ -80,7 +91,7 @@ export function userSearchSchema(tenantId: string): SearchSchema {
       },
       'identities.provider': { type: 'string', column: 'ui.provider', through: viaIdentities(sql``) },
     },
-    metadata: { app_metadata: { column: 'users.app_metadata' }, user_metadata: { column: 'users.user_metadata' } },
+    metadata: { app_metadata: metadata('app_metadata'), user_metadata: metadata('user_metadata') },
   };
 }
 

@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import type { SearchDialectName } from '../search/compile.js';
 import { decodeBool, decodeJson, encodeJson } from '../storage/codec.js';
 import { isoNow, type Runtime } from '../storage/runtime.js';
+import { precompiled } from '../storage/precompiled.js';
+import { replaceMetadataValues } from './metadata-values.js';
 import type { Executor } from '../storage/transaction.js';
 import { countMatches, lowerCaseCopies, planUserSearch, type UserSearchRequest, type UserSearchResult } from './search.js';
 
@@ -113,11 +115,28 @@ function toUser(r: Row): User {
 /** Lower-cases for the case-insensitive lookup columns (Auth0 matches email case-insensitively). */
 const lower = (v: string | null | undefined) => (v === null || v === undefined ? null : v.toLowerCase());
 
+// The Management API's hot reads, compiled once (src/storage/precompiled.ts).
+const selectById = precompiled((db, tenantId, userId) => db.selectFrom('users').select(COLUMNS).where('tenant_id', '=', tenantId).where('user_id', '=', userId), 2);
+const selectByEmail = precompiled((db, tenantId, emailLower) => db.selectFrom('users').select(COLUMNS).where('tenant_id', '=', tenantId).where('email_lower', '=', emailLower), 2);
+const selectIdentitiesOfOne = precompiled(
+  (db, tenantId, userId) =>
+    db
+      .selectFrom('user_identities')
+      .innerJoin('connections', 'connections.id', 'user_identities.connection_id')
+      .select(['user_identities.user_id', 'user_identities.connection_id', 'connections.name', 'user_identities.provider', 'user_identities.external_id', 'user_identities.is_social'])
+      .where('user_identities.tenant_id', '=', tenantId)
+      .where('connections.tenant_id', '=', tenantId)
+      .where('user_identities.user_id', '=', userId)
+      .orderBy('user_identities.created_at')
+      .orderBy('user_identities.external_id'),
+  2,
+);
+
 export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
   const base = () => db.selectFrom('users').select(COLUMNS).where('tenant_id', '=', tenantId);
 
   async function findById(userId: string): Promise<User | undefined> {
-    const row = await base().where('user_id', '=', userId).executeTakeFirst();
+    const [row] = await selectById(db, tenantId, userId);
     return row && toUser(row);
   }
 
@@ -173,6 +192,9 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
         .insertInto('user_identities')
         .values({ tenant_id: tenantId, user_id: userId, connection_id: input.connectionId, provider: input.provider, external_id: localId, is_social: false, profile_data: encodeJson({}), created_at: now })
         .execute();
+      // Searchable metadata facts (migration 0009), in the caller's transaction.
+      if (input.appMetadata) await replaceMetadataValues(db, tenantId, userId, 'app_metadata', input.appMetadata);
+      if (input.userMetadata) await replaceMetadataValues(db, tenantId, userId, 'user_metadata', input.userMetadata);
       if (input.passwordHash !== undefined) {
         await db.insertInto('password_credentials').values({ tenant_id: tenantId, user_id: userId, hash: input.passwordHash, created_at: now, updated_at: now }).execute();
       }
@@ -189,7 +211,7 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
      * of looking the email up (69 ms instead of 0.07 ms at 100k users).
      */
     async findByEmail(email: string): Promise<User[]> {
-      const rows = await base().where('email_lower', '=', email.toLowerCase()).execute();
+      const rows = await selectByEmail(db, tenantId, email.toLowerCase());
       return rows.map(toUser).sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.user_id < b.user_id ? -1 : 1));
     },
 
@@ -217,13 +239,14 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
     async identitiesOf(userIds: readonly string[]): Promise<Map<string, NamedIdentity[]>> {
       const byUser = new Map<string, NamedIdentity[]>(userIds.map((id) => [id, []]));
       if (userIds.length === 0) return byUser;
-      const rows = await db
+      const distinct = [...new Set(userIds)];
+      const rows = distinct.length === 1 && distinct[0] !== undefined ? await selectIdentitiesOfOne(db, tenantId, distinct[0]) : await db
         .selectFrom('user_identities')
         .innerJoin('connections', 'connections.id', 'user_identities.connection_id')
         .select(['user_identities.user_id', 'user_identities.connection_id', 'connections.name', 'user_identities.provider', 'user_identities.external_id', 'user_identities.is_social'])
         .where('user_identities.tenant_id', '=', tenantId)
         .where('connections.tenant_id', '=', tenantId)
-        .where('user_identities.user_id', 'in', [...new Set(userIds)])
+        .where('user_identities.user_id', 'in', distinct)
         .orderBy('user_identities.created_at')
         .orderBy('user_identities.external_id')
         .execute();
@@ -272,7 +295,12 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
       if (changes.appMetadata !== undefined) set.app_metadata = encodeJson(changes.appMetadata);
       if (changes.userMetadata !== undefined) set.user_metadata = encodeJson(changes.userMetadata);
       if (changes.blocked !== undefined) set.blocked = changes.blocked;
-      await db.updateTable('users').set(set).where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
+      const result = await db.updateTable('users').set(set).where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst();
+      if (result.numUpdatedRows > 0n) {
+        // Call in a transaction (the users service does): the document and its searchable facts change together.
+        if (changes.appMetadata !== undefined) await replaceMetadataValues(db, tenantId, userId, 'app_metadata', changes.appMetadata);
+        if (changes.userMetadata !== undefined) await replaceMetadataValues(db, tenantId, userId, 'user_metadata', changes.userMetadata);
+      }
       return findById(userId);
     },
 

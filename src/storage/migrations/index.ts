@@ -4,6 +4,7 @@ import { initialMigration } from './0001-initial.js';
 import { tenantConfigVersionMigration } from './0002-tenant-config-version.js';
 import { userSearchIndexesMigration } from './0003-user-search-indexes.js';
 import { artifactAccountMigration } from './0004-artifact-account.js';
+import { userMetadataValuesMigration } from './0009-user-metadata-values.js';
 
 /**
  * All migrations in order. Names sort lexically; never rename or edit one that
@@ -15,5 +16,6 @@ export function allMigrations(caps: DialectCapabilities): Record<string, Migrati
     '0002-tenant-config-version': tenantConfigVersionMigration(),
     '0003-user-search-indexes': userSearchIndexesMigration(caps),
     '0004-artifact-account': artifactAccountMigration(caps),
+    '0009-user-metadata-values': userMetadataValuesMigration(caps),
   };
 }
