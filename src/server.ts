@@ -4,6 +4,7 @@ import { verifyMasterKey } from './crypto/master-key-check.js';
 import { resolveMasterKey } from './crypto/master-key.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { createApp, type App } from './http/app.js';
+import { createLogStreamMetrics } from './logstreams/metrics.js';
 import { createServices, type Services } from './services.js';
 import type { Database } from './storage/database.js';
 import { migrateToLatest } from './storage/migrate.js';
@@ -39,6 +40,7 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const { database, secretBox } = await openStorage(config, logger);
   let app: App | undefined;
+  let worker: { stop(): Promise<void> } | undefined;
   try {
     app = createApp(config, { database, logger, secretBox });
     const { tenant, created } = await app.services.tenants.ensureDefault();
@@ -47,23 +49,27 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     if (moved.length > 0) logger.warn({ tenants: moved }, 'issuer changed (PUBLIC_URL or scheme/port): updated domains and Management API audiences');
     await app.services.keys.load(tenant.id);
     app.readiness.markKeysLoaded();
-    const worker = config.role === 'api' ? undefined : startWorker({ database, logger, runtime: app.services.runtime, intervalMs: config.sweepIntervalMs });
+    const logStreams = { service: app.services.logStreams, settings: config.logStreams, metrics: createLogStreamMetrics(app.metrics.registry) };
+    worker = config.role === 'api' ? undefined : startWorker({ database, logger, runtime: app.services.runtime, intervalMs: config.sweepIntervalMs, logRetentionDays: config.logRetentionDays, logStreams });
     await app.app.listen({ port: config.port, host: config.host });
     const address = app.app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const scheme = config.tls ? 'https' : 'http';
     const running = app;
+    const jobs = worker;
     return {
       app,
       url: `${scheme}://127.0.0.1:${port}`,
       async close() {
         running.readiness.markDraining();
         await running.app.close();
-        await worker?.stop();
+        await jobs?.stop();
         await database.close();
       },
     };
   } catch (error) {
+    // The worker's jobs hold timers: stop them, or a server that could not listen never exits.
+    await worker?.stop().catch(() => undefined);
     await app?.app.close().catch(() => undefined);
     await database.close().catch(() => undefined);
     throw error;

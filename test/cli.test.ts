@@ -28,7 +28,7 @@ describeEachBackend('portcullis CLI', (backend) => {
 
   it('migrate applies migrations once', async () => {
     const first = await runCli(['migrate'], env);
-    expect(first).toMatchObject({ code: 0, stdout: 'Applied migrations: 0001-initial, 0002-tenant-config-version, 0003-user-search-indexes, 0004-artifact-account\n' });
+    expect(first).toMatchObject({ code: 0, stdout: 'Applied migrations: 0001-initial, 0002-tenant-config-version, 0003-user-search-indexes, 0004-artifact-account, 0005-log-sequence, 0006-log-streams, 0007-tickets, 0009-user-metadata-values\n' });
     const second = await runCli(['migrate'], env);
     expect(second).toMatchObject({ code: 0, stdout: 'Database is up to date.\n' });
   });
@@ -224,7 +224,7 @@ describe('portcullis CLI: usage and faults', () => {
     try {
       const results = await Promise.all([runCli(['migrate'], { DATABASE_URL: testDb.url }), runCli(['migrate'], { DATABASE_URL: testDb.url })]);
       expect(results.map((r) => r.code)).toEqual([0, 0]);
-      expect(results.map((r) => r.stdout).sort()).toEqual(['Applied migrations: 0001-initial, 0002-tenant-config-version, 0003-user-search-indexes, 0004-artifact-account\n', 'Database is up to date.\n']);
+      expect(results.map((r) => r.stdout).sort()).toEqual(['Applied migrations: 0001-initial, 0002-tenant-config-version, 0003-user-search-indexes, 0004-artifact-account, 0005-log-sequence, 0006-log-streams, 0007-tickets, 0009-user-metadata-values\n', 'Database is up to date.\n']);
     } finally {
       await testDb.drop();
     }

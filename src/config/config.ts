@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type ZodError } from 'zod';
 import { envSchema, type NodeRole, type RawEnv } from './schema.js';
+import { parseAllowedCidrs, type LogStreamSettings } from '../logstreams/settings.js';
 
 export type DatabaseConfig =
   | { readonly kind: 'sqlite'; readonly path: string; readonly busyTimeoutMs: number }
@@ -38,6 +39,20 @@ export interface Config {
   readonly signingAlg: RawEnv['SIGNING_ALG'];
   readonly tenantCacheTtlMs: number;
   readonly sweepIntervalMs: number;
+  /** Attack protection (ATTACK_PROTECTION, REDIS_KEY_PREFIX, BRUTE_FORCE_*, RATE_LIMIT_*); docs/attack-protection.md. */
+  readonly attackProtection: {
+    readonly enabled: boolean;
+    readonly redisKeyPrefix: string;
+    readonly redisCommandTimeoutMs: number;
+    readonly bruteForceWindowSeconds: number;
+    readonly rateLimits: { readonly token: number; readonly login: number; readonly management: number };
+  };
+  /** Whether security events are recorded (SECURITY_EVENTS; off only for benchmarks). */
+  readonly securityEvents: boolean;
+  /** Default log retention for tenants without `log_retention_days`. */
+  readonly logRetentionDays: number;
+  /** Log-stream delivery by the worker role (LOG_STREAM_*). */
+  readonly logStreams: LogStreamSettings;
 }
 
 /** A configuration problem, reported as one line naming the variable. */
@@ -144,6 +159,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signingAlg: raw.SIGNING_ALG,
     tenantCacheTtlMs: raw.TENANT_CACHE_TTL_MS,
     sweepIntervalMs: raw.SWEEP_INTERVAL_MS,
+    attackProtection: {
+      enabled: raw.ATTACK_PROTECTION === 'on',
+      redisKeyPrefix: raw.REDIS_KEY_PREFIX,
+      redisCommandTimeoutMs: raw.REDIS_COMMAND_TIMEOUT_MS,
+      bruteForceWindowSeconds: raw.BRUTE_FORCE_WINDOW_SECONDS,
+      rateLimits: { token: raw.RATE_LIMIT_TOKEN_PER_SECOND, login: raw.RATE_LIMIT_LOGIN_PER_SECOND, management: raw.RATE_LIMIT_MANAGEMENT_PER_SECOND },
+    },
+    securityEvents: raw.SECURITY_EVENTS === 'on',
+    logRetentionDays: raw.LOG_RETENTION_DAYS,
+    logStreams: {
+      allowedCidrs: parseAllowedCidrs(raw.LOG_STREAM_ALLOWED_CIDRS),
+      batchSize: raw.LOG_STREAM_BATCH_SIZE,
+      lingerMs: raw.LOG_STREAM_LINGER_MS,
+      pollIntervalMs: raw.LOG_STREAM_POLL_INTERVAL_MS,
+      requestTimeoutMs: raw.LOG_STREAM_REQUEST_TIMEOUT_MS,
+      leaseMs: raw.LOG_STREAM_LEASE_MS,
+      retryBaseMs: raw.LOG_STREAM_RETRY_BASE_MS,
+      retryMaxMs: raw.LOG_STREAM_RETRY_MAX_MS,
+      suspendAfterMs: raw.LOG_STREAM_SUSPEND_AFTER_MS,
+      maxConcurrent: raw.LOG_STREAM_MAX_CONCURRENT,
+    },
   };
   return deepFreeze(config);
 }

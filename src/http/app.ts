@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -14,12 +14,17 @@ import { TenantResolver } from '../tenants/resolver.js';
 import { tenantRoutes } from '../tenants/routes.js';
 import { tenantsStore } from '../tenants/store.js';
 import { tenantStores } from '../tenants/tenant-stores.js';
+import { isTicketPageUrl } from '../tickets/routes.js';
 import { installErrorHandling } from './errors.js';
 import { installHealth, Readiness } from './health.js';
 import { lazyChildLogger } from './logger.js';
-import { createMetrics, installMetrics, type Metrics } from './metrics.js';
+import { createMetrics, installMetrics, observeSecurityEvents, type Metrics } from './metrics.js';
+import { LogWriter } from '../logs/writer.js';
 import { installGracefulClose } from './graceful-close.js';
 import { installResponseHeaders } from './security-headers.js';
+import { createProtection } from '../protection/setup.js';
+import type { AttackProtection } from '../protection/service.js';
+import type { PasswordScreen } from '../users/service.js';
 
 export interface AppDeps {
   readonly database: Database;
@@ -37,6 +42,10 @@ export interface App {
   readonly registry: ProviderRegistry;
   /** Authentication events (the logs capability subscribes). */
   readonly events: EventBus;
+  /** The bus's durable listener, unless SECURITY_EVENTS=off. */
+  readonly logWriter: LogWriter | undefined;
+  /** Attack protection: brute force, suspicious IPs, breached passwords, rate limits (src/protection). */
+  readonly protection: AttackProtection;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -52,7 +61,9 @@ function requestId(header: string | string[] | undefined): string {
  * tests can build as many independent apps as they like.
  */
 export function createApp(config: Config, deps: AppDeps): App {
-  const services = createServices(config, deps);
+  // Breached-password detection needs the event bus, built below; the users service reaches it through this.
+  let screenPassword: PasswordScreen = async () => undefined;
+  const services = createServices(config, { ...deps, passwordScreen: (input) => screenPassword(input) });
   const readiness = new Readiness({ database: deps.database, pingTimeoutMs: config.databaseConnectTimeoutMs });
   const metrics = createMetrics(deps.database);
   const resolver = new TenantResolver({
@@ -67,6 +78,15 @@ export function createApp(config: Config, deps: AppDeps): App {
 
   const events = new EventBus((error, event) => deps.logger.error({ err: error, event }, 'event listener failed'));
   const logError = (message: string, error: unknown) => deps.logger.error({ err: error }, message);
+  // Every security event is committed before its request is answered (decision 011).
+  const logWriter = config.securityEvents ? new LogWriter({ database: deps.database, runtime: services.runtime, factsTtlMs: config.tenantCacheTtlMs, onBatch: metrics.security.batch }) : undefined;
+  if (logWriter) events.onDurable(logWriter.write);
+  else deps.logger.warn('SECURITY_EVENTS=off: security events are NOT recorded (meant for the benchmark baseline only)');
+  observeSecurityEvents(metrics, events);
+  const protection = createProtection(config, { database: deps.database, runtime: services.runtime, events, logger: deps.logger, registry: metrics.registry, onBlocked: (kind) => metrics.security.blockedAttempt(kind) });
+  screenPassword = protection.breached.screen;
+  // A successful password change (reset ticket, /dbconnections/change_password…) releases the user's brute-force blocks.
+  events.observe((event) => (event.type === 'scp' && event.userId ? protection.releaseUser(event.tenantId, event.userId, 'password change').then(() => undefined) : undefined));
   const registry = new ProviderRegistry({
     checkIntervalMs: config.tenantCacheTtlMs,
     versions: () => tenantsStore(deps.database.db, services.runtime).configVersions(),
@@ -77,7 +97,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       // may predate the settings change that triggered this rebuild.
       tenant = (await tenantsStore(deps.database.db, services.runtime).findById(tenant.id)) ?? tenant;
       const keys = await services.keys.load(tenant.id);
-      const provider = createTenantProvider({ config, database: deps.database, runtime: services.runtime, secretBox: deps.secretBox, clients: services.clients, users: services.users, events, logError }, tenant, issuer, keys);
+      const provider = createTenantProvider({ config, database: deps.database, runtime: services.runtime, secretBox: deps.secretBox, clients: services.clients, users: services.users, events, logError, protection }, tenant, issuer, keys);
       return { provider, jwks: keys.jwks };
     },
   });
@@ -89,6 +109,8 @@ export function createApp(config: Config, deps: AppDeps): App {
     genReqId: (request) => requestId(request.headers['x-request-id']),
     childLoggerFactory: (logger, bindings) => lazyChildLogger(logger as Logger, bindings),
     return503OnClosing: true,
+    // Ticket links carry their one-time token in the URL: those requests log themselves without it (src/tickets/routes.ts).
+    logController: new LogController({ disableRequestLogging: (request) => isTicketPageUrl(request.url) }),
     routerOptions: { ignoreTrailingSlash: false },
     ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
   };
@@ -104,7 +126,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       config,
       resolver,
       registry,
-      authenticator: passwordAuthenticator(services.users, deps.database, services.runtime),
+      authenticator: passwordAuthenticator(services.users, deps.database, services.runtime, protection),
       events,
       formSecret: (tenantId) => deps.secretBox.deriveSecret(`login-form:${tenantId}`),
       users: services.users,
@@ -115,10 +137,11 @@ export function createApp(config: Config, deps: AppDeps): App {
         return Array.isArray(urls) ? urls.filter((u): u is string => typeof u === 'string') : [];
       },
       clientExists: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId)) !== undefined,
-      management: { database: deps.database, services },
+      management: { database: deps.database, services, events, protection },
       describeApi: (tenantId, identifier) => tenantStores(deps.database.db, tenantId, services.runtime).resourceServers.findByIdentifier(identifier),
       isFirstParty: async (tenantId, clientId) => (await tenantStores(deps.database.db, tenantId, services.runtime).clients.findById(clientId))?.isFirstParty ?? false,
     });
   }
-  return { app, services, readiness, resolver, metrics, registry, events };
+  app.addHook('onClose', () => protection.counters.close());
+  return { app, services, readiness, resolver, metrics, registry, events, logWriter, protection };
 }

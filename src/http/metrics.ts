@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Gauge, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import type { EventBus, LogEventType, SecurityEvent } from '../events/bus.js';
 import type { Database } from '../storage/database.js';
 import { RouteDurationHistogram } from './route-histogram.js';
 
@@ -31,7 +32,61 @@ export function createMetrics(database: Database) {
     },
   });
 
-  return { registry, requestDuration };
+  return { registry, requestDuration, security: securityMetrics(registry) };
+}
+
+/** Login outcomes by Auth0 type code; `result` says success or failure. */
+const LOGIN_TYPES: Partial<Record<LogEventType, 'success' | 'failure'>> = { s: 'success', ssa: 'success', f: 'failure', fp: 'failure', fu: 'failure', fsa: 'failure' };
+/** Token endpoint outcomes by grant. */
+const TOKEN_TYPES: Partial<Record<LogEventType, readonly [grant: string, result: 'success' | 'failure']>> = {
+  seacft: ['authorization_code', 'success'],
+  feacft: ['authorization_code', 'failure'],
+  seccft: ['client_credentials', 'success'],
+  feccft: ['client_credentials', 'failure'],
+  sertft: ['refresh_token', 'success'],
+  fertft: ['refresh_token', 'failure'],
+  ferrt: ['refresh_token', 'failure'],
+  sepft: ['password', 'success'],
+  fepft: ['password', 'failure'],
+};
+
+function securityMetrics(registry: Registry) {
+  const events = new Counter({ name: 'portcullis_security_events_total', help: 'Security events published, by Auth0 log type code', labelNames: ['type'] as const, registers: [registry] });
+  const logins = new Counter({ name: 'portcullis_logins_total', help: 'Logins by result and Auth0 type code (s, ssa; f, fp, fu, fsa)', labelNames: ['result', 'type'] as const, registers: [registry] });
+  const tokens = new Counter({ name: 'portcullis_tokens_total', help: 'Token endpoint exchanges by grant and result', labelNames: ['grant', 'result'] as const, registers: [registry] });
+  // Refused attempts, counted by attack protection itself (src/protection); the blocks it sets are the limit_wc / limit_mu events above.
+  const blocked = new Counter({ name: 'portcullis_blocked_attempts_total', help: 'Attempts refused by attack protection, by kind: brute_force, suspicious_ip, rate_limit, breached_password', labelNames: ['kind'] as const, registers: [registry] });
+  const batchSize = new Histogram({ name: 'portcullis_log_writer_batch_size', help: 'Events per log writer transaction (group commit)', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500], registers: [registry] });
+  const commitSeconds = new Histogram({ name: 'portcullis_log_writer_commit_seconds', help: 'Duration of a log writer transaction', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] });
+  const failures = new Counter({ name: 'portcullis_log_writer_failures_total', help: 'Log writer transactions that failed (their publishers got an error)', registers: [registry] });
+  const failedEvents = new Counter({ name: 'portcullis_log_writer_failed_events_total', help: 'Events in failed log writer transactions', registers: [registry] });
+  return {
+    observe(event: SecurityEvent): void {
+      events.inc({ type: event.type });
+      const login = LOGIN_TYPES[event.type];
+      if (login) logins.inc({ result: login, type: event.type });
+      const token = TOKEN_TYPES[event.type];
+      if (token) tokens.inc({ grant: token[0], result: token[1] });
+    },
+    /** One attempt refused by attack protection. */
+    blockedAttempt(kind: 'brute_force' | 'suspicious_ip' | 'rate_limit' | 'breached_password'): void {
+      blocked.inc({ kind });
+    },
+    /** The log writer's report of one transaction. */
+    batch(size: number, seconds: number, error?: unknown): void {
+      batchSize.observe(size);
+      commitSeconds.observe(seconds);
+      if (error !== undefined) {
+        failures.inc();
+        failedEvents.inc(size);
+      }
+    },
+  };
+}
+
+/** Counts every security event published on `bus` (an observer: never delays nor fails a publisher). */
+export function observeSecurityEvents(metrics: Metrics, bus: EventBus): void {
+  bus.observe((event) => metrics.security.observe(event));
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -18,7 +18,7 @@ describeEachBackend('login page authenticator without a database connection', (b
     const stores = tenantStores(t.database.db, tenantId, systemRuntime);
     const connection = await stores.connections.findByName(DEFAULT_DATABASE_CONNECTION);
     expect(await stores.connections.delete(connection!.id)).toBe(true);
-    const authenticator = passwordAuthenticator(t.services.users, t.database, systemRuntime);
+    const authenticator = passwordAuthenticator(t.services.users, t.database, systemRuntime, t.protection);
     expect(await authenticator.authenticate({ tenantId, identifier: 'jane@example.test', password: 'whatever it is', ip: '127.0.0.1' })).toEqual({ ok: false, reason: 'wrong_credentials' });
     expect(await authenticator.signupPolicy(tenantId)).toEqual({ enabled: false, minLength: 0 });
   });

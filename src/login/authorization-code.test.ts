@@ -82,7 +82,7 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
 
   it('answers the same for an unknown user and a wrong password, and refuses a form without its token', async () => {
     const failures: string[] = [];
-    t.events.observe((e) => void (e.type === 'fp' && failures.push(`${e.userName}:${String(e.details?.reason)}`)));
+    t.events.observe((e) => void ((e.type === 'fp' || e.type === 'fu') && failures.push(`${e.type}:${e.userName}:${String(e.details?.reason)}`)));
     for (const [username, password] of [['jane@example.test', 'not the password at all'], ['nobody@example.test', PASSWORD]] as const) {
       const browser = new HttpBrowser();
       const { response } = await startLogin(browser);
@@ -93,7 +93,8 @@ describeEachBackend('authorization code + PKCE through the login page (openid-cl
       expect(page).toContain('Wrong email or password.');
       expect(page).toContain(`value="${username}"`);
     }
-    expect(failures).toEqual(['jane@example.test:wrong_credentials', 'nobody@example.test:wrong_credentials']);
+    // The log tells them apart (fp: the account exists; fu: it does not); the answer above does not.
+    expect(failures).toEqual(['fp:jane@example.test:wrong_credentials', 'fu:nobody@example.test:wrong_credentials']);
     const browser = new HttpBrowser();
     const { response } = await startLogin(browser);
     const form = loginForm(await response!.text(), issuer);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { EventBus } from '../events/bus.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { RequestTenant } from '../tenants/routes.js';
 import { brandingOf, sendPage } from './page-reply.js';
@@ -9,6 +10,8 @@ export interface LogoutRoutesOptions {
   readonly registry: ProviderRegistry;
   /** The client's `allowed_logout_urls`, or undefined when the client does not exist. */
   readonly allowedLogoutUrls: (tenantId: string, clientId: string) => Promise<readonly string[] | undefined>;
+  /** `slo` / `flo` events, committed before the answer. */
+  readonly events: EventBus;
 }
 
 /**
@@ -25,21 +28,30 @@ export async function logoutRoutes(app: FastifyInstance, options: LogoutRoutesOp
     const query = request.query as Record<string, unknown>;
     const clientId = typeof query.client_id === 'string' ? query.client_id : undefined;
     const returnTo = typeof query.returnTo === 'string' ? query.returnTo : undefined;
+    const userAgent = typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : undefined;
+    const failed = (description: string, error: string) =>
+      options.events.publish({ tenantId: tenant.id, type: 'flo', description, clientId, ip: request.ip, userAgent, details: { error, ...(returnTo !== undefined ? { return_to: returnTo.slice(0, 1024) } : {}) } });
 
     let allowed: readonly string[] = tenant.settings.allowed_logout_urls;
     if (clientId !== undefined) {
       const list = await options.allowedLogoutUrls(tenant.id, clientId);
-      if (!list) return sendPage(reply, 400, (nonce) => errorPage(branding, nonce, 'Logout failed', 'The client_id is not known.'));
+      if (!list) {
+        await failed('The client_id is not known.', 'invalid_client');
+        return sendPage(reply, 400, (nonce) => errorPage(branding, nonce, 'Logout failed', 'The client_id is not known.'));
+      }
       allowed = list;
     }
     if (returnTo !== undefined && !allowed.includes(returnTo)) {
+      await failed('The returnTo URL is not an allowed logout URL.', 'invalid_request');
       return sendPage(reply, 400, (nonce) => errorPage(branding, nonce, 'Logout failed', `"${returnTo}" is not an allowed logout URL for this application.`));
     }
 
     const engine = await options.registry.get(tenant, issuer);
     const ctx = engine.provider.createContext(request.raw, reply.raw) as unknown as KoaContextWithOIDC;
     const session = await engine.provider.Session.get(ctx);
-    if (session.accountId) await session.destroy();
+    const accountId = session.accountId;
+    if (accountId) await session.destroy();
+    await options.events.publish({ tenantId: tenant.id, type: 'slo', clientId, userId: accountId, ip: request.ip, userAgent, details: { ...(returnTo !== undefined ? { return_to: returnTo } : {}), session_ended: accountId !== undefined } });
     // Expire the session cookie in the browser too (the engine's cookie options).
     ctx.cookies.set(engine.provider.cookieName('session'), null);
 

@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EventBus } from '../events/bus.js';
+import { passwordLoginEvent } from '../logs/login-events.js';
 import { acceptFormBodies } from '../http/form-body.js';
 import { handOverResponse } from '../oauth/hand-over.js';
 import type { ProviderRegistry, TenantEngine } from '../oauth/provider-registry.js';
 import type { RequestTenant } from '../tenants/routes.js';
+import type { Tenant } from '../tenants/store.js';
 import { LOGIN_CSS } from './assets.js';
 import { csrfToken, csrfValid } from './csrf.js';
 import { brandingOf, newNonce, pageHeaders } from './page-reply.js';
@@ -11,15 +13,34 @@ import { consentPage, errorPage, loginPage, signupPage, type ConsentApi, type Co
 
 export const WRONG_CREDENTIALS = 'Wrong email or password.';
 
-export type AuthenticationResult = { ok: true; userId: string } | { ok: false; reason: 'wrong_credentials' | 'blocked' };
+/** Who a login attempt was about, for the security log only: never rendered (an unknown user and a wrong password look the same). */
+export interface LoginLogFacts {
+  readonly userId?: string;
+  readonly email?: string | null;
+  readonly connection?: { readonly id: string; readonly name: string };
+}
+
+/** Why a login is refused: the password check, or attack protection (src/protection) before or after it. */
+export type LoginRefusal = 'wrong_credentials' | 'blocked' | 'too_many_attempts' | 'ip_blocked' | 'password_leaked';
+
+/** What the page says for each refusal (Auth0's wording), and its status; throttled ones carry Retry-After. */
+const REFUSALS: Record<LoginRefusal, { status: number; message: string }> = {
+  wrong_credentials: { status: 400, message: WRONG_CREDENTIALS },
+  blocked: { status: 400, message: 'Your account has been blocked. Contact the administrator.' },
+  too_many_attempts: { status: 429, message: 'Your account has been blocked after multiple consecutive login attempts.' },
+  ip_blocked: { status: 429, message: 'We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator.' },
+  password_leaked: { status: 400, message: "This login attempt has been blocked because the password you're using was previously disclosed through a data breach (not in this application). Reset your password to sign in." },
+};
+
+export type AuthenticationResult = ({ ok: true; userId: string } | { ok: false; reason: LoginRefusal; retryAfterSeconds?: number }) & { readonly log?: LoginLogFacts };
 
 /** What the login page needs from the users capability. */
 export interface PasswordAuthenticator {
-  authenticate(input: { tenantId: string; identifier: string; password: string; ip: string }): Promise<AuthenticationResult>;
+  authenticate(input: { tenantId: string; identifier: string; password: string; ip: string; tenant?: Tenant; clientId?: string; userAgent?: string }): Promise<AuthenticationResult>;
   /** Whether the login page offers signup, and the password length it asks. */
   signupPolicy(tenantId: string): Promise<{ enabled: boolean; minLength: number }>;
   /** A refusal names the field it is about, so the page marks that field (and only it) invalid. */
-  signup(input: { tenantId: string; email: string; password: string }): Promise<{ ok: true; userId: string } | { ok: false; message: string; field: 'email' | 'password' }>;
+  signup(input: { tenantId: string; email: string; password: string }): Promise<{ ok: true; userId: string } | { ok: false; message: string; field: 'email' | 'password'; code?: string }>;
 }
 
 /** An API (resource server) as the consent page names it. */
@@ -129,15 +150,17 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     }
     const identifier = typeof body.username === 'string' ? body.username.trim() : '';
     const password = typeof body.password === 'string' ? body.password : '';
-    const result = identifier && password ? await options.authenticator.authenticate({ tenantId: context.tenant.id, identifier, password, ip: request.ip }) : ({ ok: false, reason: 'wrong_credentials' } as const);
+    const result = identifier && password ? await options.authenticator.authenticate({ tenantId: context.tenant.id, tenant: context.tenant, identifier, password, ip: request.ip, clientId: details.params.client_id as string | undefined, userAgent: request.headers['user-agent'] }) : ({ ok: false, reason: 'wrong_credentials' } as AuthenticationResult);
     const clientId = details.params.client_id as string | undefined;
+    const loginEvent = { tenantId: context.tenant.id, identifier, clientId, ip: request.ip, userAgent: request.headers['user-agent'], audience: engineAudience(details.params), scope: engineScope(details.params) };
     if (!result.ok) {
-      await options.events.publish({ tenantId: context.tenant.id, type: result.reason === 'blocked' ? 'f' : 'fp', userName: identifier, clientId, ip: request.ip, details: { reason: result.reason } });
+      await options.events.publish(passwordLoginEvent({ ok: false, reason: result.reason, userId: result.log?.userId, connection: result.log?.connection }, loginEvent));
       pageHeaders(reply, nonce);
-      const message = result.reason === 'blocked' ? 'Your account has been blocked. Contact the administrator.' : WRONG_CREDENTIALS;
-      return reply.code(400).send(loginPage(branding, nonce, { action: `/u/login?state=${details.uid}`, csrf: csrfToken(secret, details.uid), clientName, username: identifier, error: message }));
+      const refusal = REFUSALS[result.reason];
+      if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
+      return reply.code(refusal.status).send(loginPage(branding, nonce, { action: `/u/login?state=${details.uid}`, csrf: csrfToken(secret, details.uid), clientName, username: identifier, error: refusal.message }));
     }
-    await options.events.publish({ tenantId: context.tenant.id, type: 's', userId: result.userId, clientId, ip: request.ip });
+    await options.events.publish(passwordLoginEvent({ ok: true, userId: result.userId, email: result.log?.email, connection: result.log?.connection }, loginEvent));
     return finish(engine, request, reply, { login: { accountId: result.userId, amr: ['pwd'] } });
   });
 
@@ -223,18 +246,31 @@ export async function loginRoutes(app: FastifyInstance, options: LoginRoutesOpti
     const email = typeof body.email === 'string' ? body.email.trim() : '';
     const password = typeof body.password === 'string' ? body.password : '';
     const result = await options.authenticator.signup({ tenantId: context.tenant.id, email, password });
+    const clientId = details.params.client_id as string | undefined;
+    const signupEvent = { tenantId: context.tenant.id, userName: email, clientId, ip: request.ip, userAgent: request.headers['user-agent'] };
     if (!result.ok) {
+      // The reason, never the password (docs/log-events.md).
+      await options.events.publish({ ...signupEvent, type: 'fs', description: result.message, details: { error: { message: result.message, ...(result.code ? { code: result.code } : {}) }, field: result.field } });
       pageHeaders(reply, nonce);
       return reply.code(400).send(signupPage(branding, nonce, signupView(details, secret, clientName, policy.minLength, email, { message: result.message, field: result.field })));
     }
-    const clientId = details.params.client_id as string | undefined;
-    await options.events.publish({ tenantId: context.tenant.id, type: 'ss', userId: result.userId, clientId, ip: request.ip });
+    await options.events.publish({ ...signupEvent, type: 'ss', userId: result.userId });
     // Auth0 signs the new user in straight away.
     return finish(engine, request, reply, { login: { accountId: result.userId, amr: ['pwd'] } });
   });
 }
 
 type InteractionDetails = Awaited<ReturnType<TenantEngine['provider']['interactionDetails']>>;
+
+/** The API the authorization request names (Auth0's `audience` reaches the engine as `resource`), for the log. */
+function engineAudience(params: InteractionDetails['params']): string | undefined {
+  const resource = params.resource;
+  return typeof resource === 'string' ? resource : Array.isArray(resource) ? resource.map(String).join(' ') : undefined;
+}
+
+function engineScope(params: InteractionDetails['params']): string | undefined {
+  return typeof params.scope === 'string' ? params.scope : undefined;
+}
 
 type MissingAccess = { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
 

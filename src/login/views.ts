@@ -7,8 +7,8 @@ export interface Branding {
   readonly primaryColor: string | undefined;
 }
 
-/** The page frame: language, viewport, hashed stylesheet, tenant colour via a nonce'd style. */
-function layout(branding: Branding, nonce: string, title: string, body: SafeHtml): string {
+/** The page frame: language, viewport, hashed stylesheet, tenant colour via a nonce'd style. Shared by the ticket pages (src/tickets/views.ts). */
+export function layout(branding: Branding, nonce: string, title: string, body: SafeHtml): string {
   return html`<!doctype html>
 <html lang="en">
 <head>

@@ -1,10 +1,11 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachBackend, migratedDatabase } from '../../test/support/backends.js';
 import { testRuntime } from '../../test/support/clock.js';
 import { createTenant } from '../../test/support/fixtures.js';
 import type { Tenant } from '../tenants/store.js';
 import { SearchSyntaxError } from '../search/lucene.js';
-import { LOG_PAGE_CAP, logsStore, purgeLogsBefore, type LogEvent } from './store.js';
+import { insertLogEvents, LOG_PAGE_CAP, logsStore, purgeLogsBefore, purgeTenantLogsBefore, type LogEvent } from './store.js';
 
 describeEachBackend('logs store', (backend) => {
   let ctx: Awaited<ReturnType<typeof migratedDatabase>>;
@@ -182,6 +183,113 @@ describeEachBackend('logs store', (backend) => {
     ]);
     expect(await logs.dailyCounts([], '2031-05-01T00:00:00.000Z', '2031-05-03T00:00:00.000Z')).toEqual([]);
     expect(await store().dailyCounts(['s'], '2031-05-01T00:00:00.000Z', '2031-05-03T00:00:00.000Z')).toEqual([]);
+  });
+
+  it('numbers each tenant’s events 1, 2, 3… and pages after a number, oldest first', async () => {
+    const { logs, ids } = await tenantWithEvents('numbered', 4);
+    const other = await tenantWithEvents('numbered-other', 2);
+    expect(await logs.lastSeq()).toBe(4);
+    expect(await other.logs.lastSeq()).toBe(2);
+    const all = await logs.listAfterSeq(0, 10);
+    expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(all.map((e) => e.event.log_id)).toEqual(ids);
+    expect(all[0]?.event).toEqual(await logs.get(ids[0] as string));
+    expect((await logs.listAfterSeq(2, 1)).map((e) => e.seq)).toEqual([3]);
+    expect(await logs.listAfterSeq(4, 10)).toEqual([]);
+    const fresh = await createTenant(ctx.database, 'numbered-empty');
+    expect(await logsStore(ctx.database.db, fresh.id, clock).lastSeq()).toBe(0);
+  });
+
+  it('writes a batch of several tenants in one call, numbers in input order per tenant', async () => {
+    const a = await createTenant(ctx.database, 'batch-a');
+    const b = await createTenant(ctx.database, 'batch-b');
+    const written = await insertLogEvents(ctx.database.db, clock, [
+      { tenantId: b.id, event: { type: 's' } },
+      { tenantId: a.id, event: { type: 'f' } },
+      { tenantId: b.id, event: { type: 'ss' } },
+    ]);
+    expect(written.map((w) => [w.seq, w.event.type])).toEqual([[1, 's'], [1, 'f'], [2, 'ss']]);
+    expect((await logsStore(ctx.database.db, b.id, clock).listAfterSeq(0, 10)).map((e) => e.event.type)).toEqual(['s', 'ss']);
+    // A batch that fails writes nothing and takes no numbers.
+    await expect(insertLogEvents(ctx.database.db, clock, [{ tenantId: a.id, event: { type: 's' } }, { tenantId: 'ten_missing', event: { type: 's' } }])).rejects.toThrow();
+    expect(await logsStore(ctx.database.db, a.id, clock).lastSeq()).toBe(1);
+    expect((await insertLogEvents(ctx.database.db, clock, [{ tenantId: a.id, event: { type: 's' } }]))[0]?.seq).toBe(2);
+  });
+
+  it('keeps numbers gap-free and visible in order while many writers append at once', async () => {
+    const own = await createTenant(ctx.database, 'concurrent');
+    const logs = logsStore(ctx.database.db, own.id, clock);
+    const seen: number[] = [];
+    let writing = true;
+    const reader = (async () => {
+      // Follows the sequence like a stream would: whatever it reads must continue exactly where it stopped.
+      while (writing || seen.length < 200) {
+        const page = await logs.listAfterSeq(seen.at(-1) ?? 0, 50);
+        for (const { seq } of page) {
+          expect(seq).toBe((seen.at(-1) ?? 0) + 1);
+          seen.push(seq);
+        }
+        if (page.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    await Promise.all(Array.from({ length: 40 }, (_, w) => (async () => {
+      for (let i = 0; i < 5; i++) await logs.append({ type: 's', description: `w${w}` });
+    })()));
+    writing = false;
+    await reader;
+    expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(await logs.lastSeq()).toBe(200);
+  });
+
+  it('never shows a number before a smaller one has committed (the tenant’s log commits are serialised)', async () => {
+    if (!ctx.database.capabilities.rowLocks) return; // SQLite has one writer: a transaction in flight blocks every other one.
+    const own = await createTenant(ctx.database, 'held');
+    const logs = logsStore(ctx.database.db, own.id, clock);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let firstAllocated!: () => void;
+    const allocated = new Promise<void>((resolve) => (firstAllocated = resolve));
+    const first = ctx.database.db.transaction().execute(async (trx) => {
+      const written = await insertLogEvents(trx, clock, [{ tenantId: own.id, event: { type: 's' } }]);
+      firstAllocated();
+      await held;
+      return written;
+    });
+    await allocated;
+    const second = logs.append({ type: 'f' });
+    // Wait until the second writer is blocked on the first one's row lock.
+    for (;;) {
+      const waiting = await sql<{ n: number }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(ctx.database.db);
+      if (Number(waiting.rows[0]?.n) > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(await logs.listAfterSeq(0, 10)).toEqual([]);
+    expect(await logs.lastSeq()).toBe(0);
+    release();
+    const [[one], two] = await Promise.all([first, second]);
+    expect(one?.seq).toBe(1);
+    expect((await logs.listAfterSeq(0, 10)).map((e) => [e.seq, e.event.log_id])).toEqual([[1, one?.event.log_id], [2, two.log_id]]);
+  });
+
+  it('purges one tenant’s old events in batches, leaving other tenants and the numbering alone', async () => {
+    const purgeClock = testRuntime('2032-01-01T00:00:00.000Z');
+    const mine = await createTenant(ctx.database, 'purge-batches');
+    const theirs = await createTenant(ctx.database, 'purge-batches-other');
+    const logs = logsStore(ctx.database.db, mine.id, purgeClock);
+    const other = logsStore(ctx.database.db, theirs.id, purgeClock);
+    for (let i = 0; i < 5; i++) await logs.append({ type: 's' });
+    const theirsOld = await other.append({ type: 's' });
+    purgeClock.advance(1000);
+    const cut = purgeClock.now().toISOString();
+    const kept = await logs.append({ type: 's' });
+    expect(await purgeTenantLogsBefore(ctx.database.db, mine.id, cut, 2)).toBe(2);
+    expect(await purgeTenantLogsBefore(ctx.database.db, mine.id, cut, 2)).toBe(2);
+    expect(await purgeTenantLogsBefore(ctx.database.db, mine.id, cut, 2)).toBe(1);
+    expect(await purgeTenantLogsBefore(ctx.database.db, mine.id, cut, 2)).toBe(0);
+    expect((await logs.listAfterSeq(0, 10)).map((e) => [e.seq, e.event.log_id])).toEqual([[6, kept.log_id]]);
+    expect(await other.get(theirsOld.log_id)).toEqual(theirsOld);
+    expect(await logs.lastSeq()).toBe(6);
+    expect((await logs.append({ type: 's' })) && (await logs.lastSeq())).toBe(7);
   });
 
   describe('purgeLogsBefore', () => {

@@ -92,33 +92,10 @@ function toEvent(r: Row): LogEvent {
 export function logsStore(db: Executor, tenantId: string, runtime: Runtime) {
   const base = () => db.selectFrom('log_events').select(COLUMNS).where('tenant_id', '=', tenantId);
   return {
-    /**
-     * Appends an event. log_id is time-ordered then random, unique across
-     * tenants and stable, so a receiver can drop duplicates.
-     */
+    /** Appends one event (its own transaction unless `db` is one); see insertLogEvents. */
     async append(event: NewLogEvent): Promise<LogEvent> {
-      const now = runtime.now();
-      const logId = `90${String(now.getTime()).padStart(15, '0')}${runtime.randomId('', 16)}`;
-      const row: LogEvent = {
-        log_id: logId,
-        date: isoNow(runtime),
-        type: event.type,
-        description: event.description ?? null,
-        ip: event.ip ?? null,
-        user_agent: event.user_agent ?? null,
-        client_id: event.client_id ?? null,
-        client_name: event.client_name ?? null,
-        user_id: event.user_id ?? null,
-        user_name: event.user_name ?? null,
-        connection: event.connection ?? null,
-        connection_id: event.connection_id ?? null,
-        audience: event.audience ?? null,
-        scope: event.scope ?? null,
-        strategy: event.strategy ?? null,
-        details: event.details ?? {},
-      };
-      await db.insertInto('log_events').values({ ...row, tenant_id: tenantId, details: encodeJson(row.details) }).execute();
-      return row;
+      const [written] = await insertLogEvents(db, runtime, [{ tenantId, event }]);
+      return (written as { event: LogEvent }).event;
     },
 
     async get(logId: string): Promise<LogEvent | undefined> {
@@ -128,12 +105,12 @@ export function logsStore(db: Executor, tenantId: string, runtime: Runtime) {
 
     /** Newest first, page by page. */
     async list(page: { offset: number; limit: number }): Promise<LogEvent[]> {
-      const rows = await base().orderBy('seq', 'desc').offset(page.offset).limit(page.limit).execute();
+      const rows = await base().orderBy('tenant_seq', 'desc').offset(page.offset).limit(page.limit).execute();
       return rows.map(toEvent);
     },
 
     async listForUser(userId: string, page: { offset: number; limit: number }): Promise<LogEvent[]> {
-      const rows = await base().where('user_id', '=', userId).orderBy('seq', 'desc').offset(page.offset).limit(page.limit).execute();
+      const rows = await base().where('user_id', '=', userId).orderBy('tenant_seq', 'desc').offset(page.offset).limit(page.limit).execute();
       return rows.map(toEvent);
     },
 
@@ -149,7 +126,7 @@ export function logsStore(db: Executor, tenantId: string, runtime: Runtime) {
       const where: RawBuilder<SqlBool> | null = q === '' ? null : compileSearch(parseSearchQuery(q), LOG_SEARCH_SCHEMA, dialect);
       let query = base();
       if (where) query = query.where(where);
-      const rows = await query.orderBy('seq', request.ascending ? 'asc' : 'desc').offset(request.offset).limit(request.limit).execute();
+      const rows = await query.orderBy('tenant_seq', request.ascending ? 'asc' : 'desc').offset(request.offset).limit(request.limit).execute();
       const events = rows.map(toEvent);
       if (!request.includeTotals) return { events };
       let matched = db.selectFrom('log_events').select(sql<number>`1`.as('one')).where('log_events.tenant_id', '=', tenantId);
@@ -179,23 +156,136 @@ export function logsStore(db: Executor, tenantId: string, runtime: Runtime) {
         .sort((a, b) => (a.day === b.day ? a.type.localeCompare(b.type) : a.day < b.day ? -1 : 1));
     },
 
-    /** Checkpoint paging: up to `take` events after `fromLogId` (oldest first); from the start when undefined. */
+    /**
+     * Checkpoint paging: up to `take` events after `fromLogId` (oldest first);
+     * from the start when undefined; nothing when that event does not exist
+     * (any more).
+     */
     async listFrom(fromLogId: string | undefined, take: number): Promise<LogEvent[]> {
       let query = base();
       if (fromLogId !== undefined) {
-        const anchor = db.selectFrom('log_events').select('seq').where('tenant_id', '=', tenantId).where('log_id', '=', fromLogId);
-        query = query.where('seq', '>', anchor);
+        const anchor = db.selectFrom('log_events').select('tenant_seq').where('tenant_id', '=', tenantId).where('log_id', '=', fromLogId);
+        query = query.where('tenant_seq', '>', anchor);
       }
-      const rows = await query.orderBy('seq', 'asc').limit(take).execute();
+      const rows = await query.orderBy('tenant_seq', 'asc').limit(take).execute();
       return rows.map(toEvent);
+    },
+
+    /**
+     * Up to `take` events with tenant_seq > `afterSeq`, oldest first. Numbers
+     * become visible in order (decision 011): a reader that resumes after the
+     * last number it saw never skips an event that commits later.
+     */
+    async listAfterSeq(afterSeq: number, take: number): Promise<Array<{ seq: number; event: LogEvent }>> {
+      const rows = await base().select('tenant_seq').where('tenant_seq', '>', afterSeq).orderBy('tenant_seq', 'asc').limit(take).execute();
+      return rows.map(({ tenant_seq, ...row }) => ({ seq: Number(tenant_seq), event: toEvent(row) }));
+    },
+
+    /** The tenant's last committed tenant_seq (0 before its first event; purges do not lower it). */
+    async lastSeq(): Promise<number> {
+      const row = await db.selectFrom('log_sequences').select('last_seq').where('tenant_id', '=', tenantId).executeTakeFirst();
+      return row ? Number(row.last_seq) : 0;
     },
   };
 }
 
 export type LogsStore = ReturnType<typeof logsStore>;
 
-/** Deletes events older than `beforeIso` in every tenant (worker role, retention). */
+/** Deletes events older than `beforeIso` in every tenant (tests and one-off clean-ups; the worker purges per tenant). */
 export async function purgeLogsBefore(db: Executor, beforeIso: string): Promise<number> {
   const result = await db.deleteFrom('log_events').where('date', '<', beforeIso).executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+/**
+ * Deletes at most `batch` of one tenant's events older than `beforeIso`
+ * (log_events_tenant_date index); returns how many. Small batches keep each
+ * delete's locks and WAL short while logins keep writing.
+ */
+export async function purgeTenantLogsBefore(db: Executor, tenantId: string, beforeIso: string, batch: number): Promise<number> {
+  const victims = db.selectFrom('log_events').select('seq').where('tenant_id', '=', tenantId).where('date', '<', beforeIso).limit(batch);
+  const result = await db.deleteFrom('log_events').where('seq', 'in', victims).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** One event to write, for the tenant it belongs to. */
+export interface TenantLogEvent {
+  readonly tenantId: string;
+  readonly event: NewLogEvent;
+}
+
+/** Rows per INSERT statement: 17 parameters each stays far below SQLite's and PostgreSQL's limits. */
+const INSERT_CHUNK = 500;
+
+/**
+ * A log id: "90", the time in ms (15 digits), 16 random bytes in hex. Stable
+ * (assigned once, before the write), unique across tenants, sortable by time,
+ * so a receiver can drop a duplicate delivery by id.
+ */
+function newLogId(runtime: Runtime): string {
+  return `90${String(runtime.now().getTime()).padStart(15, '0')}${runtime.randomId('', 16)}`;
+}
+
+function rowOf(event: NewLogEvent, runtime: Runtime): LogEvent {
+  return {
+    log_id: newLogId(runtime),
+    date: isoNow(runtime),
+    type: event.type,
+    description: event.description ?? null,
+    ip: event.ip ?? null,
+    user_agent: event.user_agent ?? null,
+    client_id: event.client_id ?? null,
+    client_name: event.client_name ?? null,
+    user_id: event.user_id ?? null,
+    user_name: event.user_name ?? null,
+    connection: event.connection ?? null,
+    connection_id: event.connection_id ?? null,
+    audience: event.audience ?? null,
+    scope: event.scope ?? null,
+    strategy: event.strategy ?? null,
+    details: event.details ?? {},
+  };
+}
+
+/**
+ * Writes events of any tenants in one transaction (a new one unless `db` is
+ * already a transaction) and returns them with their tenant_seq, in input
+ * order. Per tenant, the range of numbers is taken with an upsert on the
+ * tenant's log_sequences row: on PostgreSQL that row stays locked until
+ * commit, so the tenant's log transactions commit one after another in
+ * number order and a reader never sees a number before every smaller one
+ * (decision 011); SQLite has a single writer anyway. Tenants are locked in id
+ * order, so two batches with the same tenants cannot deadlock.
+ */
+export async function insertLogEvents(db: Executor, runtime: Runtime, events: readonly TenantLogEvent[]): Promise<Array<{ seq: number; event: LogEvent }>> {
+  if (events.length === 0) return [];
+  const work = async (trx: Executor) => {
+    const byTenant = new Map<string, number[]>();
+    events.forEach(({ tenantId }, i) => {
+      const list = byTenant.get(tenantId);
+      if (list) list.push(i);
+      else byTenant.set(tenantId, [i]);
+    });
+    const written: Array<{ seq: number; event: LogEvent }> = new Array(events.length);
+    const rows = [];
+    for (const tenantId of [...byTenant.keys()].sort()) {
+      const indexes = byTenant.get(tenantId) as number[];
+      const { last_seq } = await trx
+        .insertInto('log_sequences')
+        .values({ tenant_id: tenantId, last_seq: indexes.length })
+        .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ last_seq: sql`log_sequences.last_seq + excluded.last_seq` }))
+        .returning('last_seq')
+        .executeTakeFirstOrThrow();
+      let seq = Number(last_seq) - indexes.length;
+      for (const i of indexes) {
+        seq += 1;
+        const event = rowOf((events[i] as TenantLogEvent).event, runtime);
+        written[i] = { seq, event };
+        rows.push({ ...event, tenant_id: tenantId, tenant_seq: seq, details: encodeJson(event.details) });
+      }
+    }
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('log_events').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+    return written;
+  };
+  return db.isTransaction ? work(db) : db.transaction().execute(work);
 }

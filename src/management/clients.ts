@@ -71,6 +71,8 @@ const writableFields = {
   client_metadata: clientMetadata.optional(),
   sso_disabled: z.boolean().optional(),
   cross_origin_auth: z.boolean().optional(),
+  /** Auth0's "Trust Token Endpoint IP Header": believe `auth0-forwarded-for` on password grants (first-party clients with a secret only; src/protection/client-ip.ts). */
+  token_endpoint_ip_header_trusted: z.boolean().optional(),
 };
 
 const name = z.string().trim().min(1).max(255).regex(/^[^<>]+$/, 'must not contain < or >');
@@ -107,6 +109,7 @@ export const clientSchema = z.object({
   client_metadata: z.record(z.string(), z.string()),
   sso_disabled: z.boolean(),
   cross_origin_auth: z.boolean(),
+  token_endpoint_ip_header_trusted: z.boolean(),
   global: z.boolean(),
   callback_url_template: z.boolean(),
   custom_login_page_on: z.boolean(),
@@ -151,6 +154,7 @@ export function toClientBody(tenantName: string, client: StoredClient, secret?: 
     client_metadata: Object.fromEntries(Object.entries(asObject(config.client_metadata)).filter((e): e is [string, string] => typeof e[1] === 'string')),
     sso_disabled: config.sso_disabled === true,
     cross_origin_auth: config.cross_origin_auth === true,
+    token_endpoint_ip_header_trusted: config.token_endpoint_ip_header_trusted === true,
     global: false,
     callback_url_template: false,
     custom_login_page_on: true,

@@ -33,7 +33,9 @@ function toLogBody(event: LogEvent): LogBody {
 
 /**
  * `from` + `take` is Auth0's checkpoint paging: events after `from` in the
- * order they were written, oldest first, at most 100, and "any parameter
+ * tenant's commit order (tenant_seq, decision 011: a client continuing from
+ * its last log_id never misses a late commit nor gets an event twice),
+ * oldest first, at most 100, and "any parameter
  * other than from and take is ignored" — so field selection and totals are
  * dropped here before the router sees them.
  */

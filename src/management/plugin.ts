@@ -1,16 +1,20 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import type { EventBus } from '../events/bus.js';
 import { errorBody, HttpError } from '../http/errors.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
+import type { AttackProtection } from '../protection/service.js';
 import type { Services } from '../services.js';
 import type { Database } from '../storage/database.js';
 import type { RequestTenant } from '../tenants/routes.js';
 import { managementAudit } from './audit.js';
 import { managementAuthenticator } from './auth.js';
+import { registerAttackProtectionRoutes } from './attack-protection.js';
 import { registerClientGrantRoutes } from './client-grants.js';
 import { registerClientRoutes } from './clients.js';
 import { registerConnectionRoutes } from './connections.js';
 import { registerGrantRoutes } from './grants.js';
 import { registerLogRoutes } from './logs.js';
+import { registerLogStreamRoutes } from './log-streams.js';
 import { openApiDocument } from './openapi.js';
 import { registerResourceServerRoutes } from './resource-servers.js';
 import { registerRoleRoutes } from './roles.js';
@@ -18,18 +22,24 @@ import { ManagementRouter } from './route.js';
 import { registerSigningKeyRoutes } from './signing-keys.js';
 import { registerStatsRoutes } from './stats.js';
 import { registerTenantSettingsRoutes } from './tenant-settings.js';
+import { registerTicketRoutes } from './tickets.js';
+import { registerUserBlockRoutes } from './user-blocks.js';
 import { registerUserRoutes } from './users.js';
 
 export interface ManagementDeps {
   readonly registry: ProviderRegistry;
   readonly database: Database;
   readonly services: Services;
+  /** The security event bus (audit events, user deletion events). */
+  readonly events: EventBus;
+  /** Attack protection (settings, user blocks, IP blocks, breached-password and block release on password change). */
+  readonly protection: AttackProtection;
 }
 
 /** A resource module: adds its routes to the router. */
 export type ResourceModule = (router: ManagementRouter, deps: ManagementDeps) => void;
 
-const RESOURCES: readonly ResourceModule[] = [registerClientRoutes, registerResourceServerRoutes, registerRoleRoutes, registerClientGrantRoutes, registerConnectionRoutes, registerTenantSettingsRoutes, registerSigningKeyRoutes, registerLogRoutes, registerStatsRoutes, registerUserRoutes, registerGrantRoutes];
+const RESOURCES: readonly ResourceModule[] = [registerClientRoutes, registerResourceServerRoutes, registerRoleRoutes, registerClientGrantRoutes, registerConnectionRoutes, registerTenantSettingsRoutes, registerSigningKeyRoutes, registerLogRoutes, registerLogStreamRoutes, registerStatsRoutes, registerUserRoutes, registerGrantRoutes, registerTicketRoutes, registerAttackProtectionRoutes, registerUserBlockRoutes];
 
 /**
  * The Management API v2 at /api/v2 (Auth0's paths and shapes), inside the
@@ -58,7 +68,7 @@ export async function managementRoutes(app: FastifyInstance, deps: ManagementDep
 
   const router = new ManagementRouter(app, {
     authenticate: managementAuthenticator(async (tenant, issuer) => (await deps.registry.get(tenant, issuer)).verificationKeys),
-    audit: managementAudit(deps.database, deps.services.runtime),
+    audit: managementAudit(deps.events),
   });
   for (const register of RESOURCES) register(router, deps);
 

@@ -49,6 +49,8 @@ const patchBody = z.strictObject({
   idle_session_lifetime_in_minutes: z.number().int().min(1).max(2400 * 60).optional(),
   enabled_locales: shape.enabled_locales.unwrap().min(1).max(50).optional(),
   allowed_logout_urls: z.array(safeUrl('logout')).max(100).optional(),
+  /** Portcullis's own (Auth0's log retention is set by plan): days log events are kept; docs/log-events.md. */
+  log_retention_days: shape.log_retention_days,
 });
 type PatchBody = z.infer<typeof patchBody>;
 
@@ -64,6 +66,7 @@ export const tenantSettingsResponse = z.object({
   idle_session_lifetime: z.number(),
   enabled_locales: z.array(z.string()),
   allowed_logout_urls: z.array(z.string()),
+  log_retention_days: z.number().optional(),
 });
 
 const invalid = (property: string, what: string) => new HttpError(400, `Payload validation error: '${what}' on property ${property}.`, 'invalid_body');

@@ -160,6 +160,8 @@ function userErrorToHttp(error: UserError, conflictStatus: 400 | 409): HttpError
       return new HttpError(400, `PasswordStrengthError: ${error.message}`, 'invalid_body');
     case 'not_database_user':
       return new HttpError(400, error.message, 'operation_not_supported');
+    case 'password_breached':
+      return new HttpError(400, `PasswordBreachedError: ${error.message}`, 'password_leaked');
     default:
       return new HttpError(400, error.message, 'invalid_body');
   }
@@ -335,6 +337,8 @@ export function registerUserRoutes(router: ManagementRouter, deps: ManagementDep
       }
       // One transaction for profile, metadata (first-level merge) and password; a new password revokes the account's stored tokens.
       const user = await asHttp(services.users.update(tenant.id, id, toChanges(input)), 400);
+      // A new password releases the user's brute-force blocks (Auth0), publishing `ublkdu` when there were some.
+      if (input.password !== undefined) await deps.protection.releaseUser(tenant.id, id, 'password change');
       return body(tenant.id, user);
     },
   });
@@ -347,9 +351,34 @@ export function registerUserRoutes(router: ManagementRouter, deps: ManagementDep
     params,
     status: 204,
     audit: 'Delete user',
-    async handler({ params: { id }, tenant }) {
-      // With the user go its SSO sessions, grants, codes and tokens (users service).
-      if (!(await services.users.delete(tenant.id, id))) throw userNotFound();
+    async handler({ params: { id }, tenant, caller, request }) {
+      // du (the account is gone) and sdu (the deletion succeeded), or fdu; docs/log-events.md.
+      const existing = await stores(tenant.id).users.findById(id);
+      const connection = existing ? await stores(tenant.id).connections.findById(existing.connection_id) : undefined;
+      const about = {
+        tenantId: tenant.id,
+        userId: id,
+        userName: existing?.email ?? existing?.username ?? undefined,
+        connection: connection?.name,
+        connectionId: connection?.id,
+        strategy: connection?.strategy,
+        clientId: caller.clientId,
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+      };
+      let deleted: boolean;
+      try {
+        // With the user go its SSO sessions, grants, codes and tokens (users service).
+        deleted = existing !== undefined && (await services.users.delete(tenant.id, id));
+      } catch (error) {
+        await deps.events.publish({ ...about, type: 'fdu', description: 'The user could not be deleted.', details: { error: 'server_error' } });
+        throw error;
+      }
+      if (!deleted) {
+        await deps.events.publish({ ...about, type: 'fdu', description: 'The user does not exist.', details: { error: 'inexistent_user' } });
+        throw userNotFound();
+      }
+      await Promise.all([deps.events.publish({ ...about, type: 'sdu' }), deps.events.publish({ ...about, type: 'du', description: 'User has been deleted.' })]);
       return undefined;
     },
   });

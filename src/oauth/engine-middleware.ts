@@ -45,6 +45,41 @@ export function installEngineMiddleware(provider: Provider, introspectionPath: s
   });
 }
 
+/** The publish promises of a request's security events, awaited before it is answered. */
+const PENDING_EVENTS = new WeakMap<object, Promise<void>[]>();
+
+/** Where engine event listeners put their publish promises (undefined outside a request). */
+export function securityEventsOf(ctx: object): Promise<void>[] | undefined {
+  return PENDING_EVENTS.get(ctx);
+}
+
+/**
+ * Holds every engine answer until the security events of its request are
+ * committed (decision 011): the engine emits its events (token issued,
+ * logout, silent authentication) during `next()`, its listeners attach the
+ * publish promises to the request, and the answer leaves only after they
+ * settle. A failed write turns the answer into a 500 with nothing of the
+ * original response (no token, no redirect, no cookie), so a client never
+ * holds a token whose issuance is missing from the log. The state change
+ * (a stored token, an ended session) may have happened: the client sees a
+ * failure, as for any server error after a commit.
+ */
+export function installSecurityEventBarrier(provider: Provider, logError: (message: string, error: unknown) => void): void {
+  provider.use(async function securityEventsBeforeAnswer(ctx, next) {
+    const pending: Promise<void>[] = [];
+    PENDING_EVENTS.set(ctx, pending);
+    await next();
+    if (pending.length === 0) return;
+    const failed = (await Promise.allSettled(pending)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return;
+    logError('security event not recorded; answering 500', failed.reason);
+    for (const name of Object.keys(ctx.response.headers)) ctx.remove(name);
+    ctx.status = 500;
+    ctx.set('cache-control', 'no-store');
+    ctx.body = { error: 'server_error', error_description: 'The request could not be completed.' };
+  });
+}
+
 function basicClientId(header: string): string | undefined {
   const match = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(header);
   if (!match?.[1]) return undefined;

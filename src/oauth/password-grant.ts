@@ -9,11 +9,19 @@ export const PASSWORD_REALM_GRANT = 'http://auth0.com/oauth/grant-type/password-
 /** The OIDC scopes a password grant can carry (the engine's static scopes). */
 const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 
-export type PasswordCheck = { ok: true; userId: string } | { ok: false; reason: 'wrong_credentials' | 'blocked' | 'unknown_connection' };
+/** Refusals: the password check's, and attack protection's (src/protection; throttled ones carry a Retry-After). */
+export type PasswordRefusal = 'wrong_credentials' | 'blocked' | 'unknown_connection' | 'too_many_attempts' | 'ip_blocked' | 'password_leaked';
+
+export type PasswordCheck = { ok: true; userId: string } | { ok: false; reason: PasswordRefusal; retryAfterSeconds?: number };
 
 export interface PasswordGrantDeps {
   /** Checks the credentials against a database connection (the realm); costs one argon2 verify on every path. */
-  readonly authenticate: (input: { connection: string; username: string; password: string; ip: string; clientId: string }) => Promise<PasswordCheck>;
+  readonly authenticate: (input: { connection: string; username: string; password: string; ip: string; clientId: string; userAgent?: string; audience?: string; scope?: string }) => Promise<PasswordCheck>;
+  /**
+   * The end user's IP: the one Fastify resolved under TRUST_PROXY, or the
+   * `auth0-forwarded-for` header of a client trusted to send it (src/protection/client-ip.ts).
+   */
+  readonly clientIp: (ctx: KoaContextWithOIDC, clientId: string) => Promise<string>;
   /** The connection used by `grant_type=password` (Auth0's tenant `default_directory`, else the default database connection). */
   readonly defaultConnection: () => string;
   /** The API an `audience` names, with the scopes a user flow may get (the engine's resource-server hook). */
@@ -62,8 +70,11 @@ export function registerPasswordGrants(provider: Provider, deps: PasswordGrantDe
       // The API is checked before the password, so that a bad request costs no hash.
       const resourceServer = audience ? new provider.ResourceServer(audience, await deps.resourceServerInfo(ctx, audience, client)) : undefined;
 
-      const check = await deps.authenticate({ connection, username: params.username as string, password: params.password as string, ip: ctx.ip, clientId: client.clientId });
-      if (!check.ok) throw refusal(check.reason, connection);
+      const check = await deps.authenticate({ connection, username: params.username as string, password: params.password as string, ip: await deps.clientIp(ctx, client.clientId), clientId: client.clientId, userAgent: ctx.get('user-agent') || undefined, audience, scope: params.scope });
+      if (!check.ok) {
+        if (check.retryAfterSeconds !== undefined) ctx.set('retry-after', String(check.retryAfterSeconds));
+        throw refusal(check.reason, connection);
+      }
 
       const requested = new Set((params.scope ?? '').split(' ').filter(Boolean));
       const oidcScopes = [...requested].filter((scope) => OIDC_SCOPES.has(scope));
@@ -137,8 +148,19 @@ export function registerPasswordGrants(provider: Provider, deps: PasswordGrantDe
   provider.registerGrantType(PASSWORD_REALM_GRANT, handler(true), new Set([...parameters, 'realm']));
 }
 
-function refusal(reason: 'wrong_credentials' | 'blocked' | 'unknown_connection', connection: string): Error {
+/** Auth0's answers to logins refused by attack protection. */
+const PROTECTION_REFUSALS = {
+  too_many_attempts: { status: 429, error: 'too_many_attempts', description: 'Your account has been blocked after multiple consecutive login attempts.' },
+  ip_blocked: { status: 429, error: 'too_many_attempts', description: 'We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator.' },
+  password_leaked: { status: 403, error: 'password_leaked', description: "This login attempt has been blocked because the password you're using was previously disclosed through a data breach (not in this application)." },
+} as const;
+
+function refusal(reason: PasswordRefusal, connection: string): Error {
   if (reason === 'unknown_connection') return new errors.InvalidRequest(`the connection "${connection}" does not exist or is not a database connection`);
+  if (reason === 'too_many_attempts' || reason === 'ip_blocked' || reason === 'password_leaked') {
+    const answer = PROTECTION_REFUSALS[reason];
+    return Object.assign(new errors.OIDCProviderError(answer.status, answer.error), { error_description: answer.description });
+  }
   // Auth0 answers both with 403 invalid_grant; the status is Auth0's, the code RFC 6749's.
   const error = new errors.InvalidGrant();
   Object.assign(error, { error_description: reason === 'blocked' ? 'user is blocked' : 'Wrong email or password.', status: 403, statusCode: 403 });

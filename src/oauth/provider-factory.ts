@@ -16,6 +16,9 @@ import { tenantStores } from '../tenants/tenant-stores.js';
 import { accessTokenClaims } from './access-token-claims.js';
 import { adapterFactory } from './adapter.js';
 import { forwardEngineEvents } from './engine-events.js';
+import { passwordLoginEvent } from '../logs/login-events.js';
+import { passwordGrantIp } from '../protection/client-ip.js';
+import type { AttackProtection } from '../protection/service.js';
 import { ID_TOKEN_LIFETIME, introspectionAllowedPolicy, toClientMetadata } from './client-metadata.js';
 import { resourceServerInfo } from './resource-servers.js';
 import { registerPasswordGrants } from './password-grant.js';
@@ -47,6 +50,7 @@ export interface ProviderDeps {
   readonly users: UsersService;
   readonly events: EventBus;
   readonly logError: (message: string, error: unknown) => void;
+  readonly protection: AttackProtection;
 }
 
 const DEFAULT_ACCESS_TOKEN_TTL = 86_400;
@@ -74,12 +78,14 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
   // secret, a deleted client or a changed grant takes effect on every node
   // within that bound. Bounded; never longer-lived.
   const cacheTtl = deps.config.tenantCacheTtlMs;
-  const clientCache = new TtlCache<{ metadata: Record<string, unknown>; firstParty: boolean } | undefined>(cacheTtl, 1000);
+  const clientCache = new TtlCache<{ metadata: Record<string, unknown>; firstParty: boolean; ipHeaderTrusted: boolean } | undefined>(cacheTtl, 1000);
   const cachedClient = (clientId: string) =>
     clientCache.get(clientId, async () => {
       const client = await stores.clients.findById(clientId);
       if (!client) return undefined;
-      return { metadata: toClientMetadata(client, await deps.clients.revealSecret(tenant.id, client)), firstParty: client.isFirstParty };
+      // Auth0's "Trust Token Endpoint IP Header": only for a first-party client that authenticates with its secret.
+      const ipHeaderTrusted = client.isFirstParty && client.config.token_endpoint_ip_header_trusted === true && (client.tokenEndpointAuthMethod === 'client_secret_basic' || client.tokenEndpointAuthMethod === 'client_secret_post');
+      return { metadata: toClientMetadata(client, await deps.clients.revealSecret(tenant.id, client)), firstParty: client.isFirstParty, ipHeaderTrusted };
     });
   const findClient = async (clientId: string) => (await cachedClient(clientId))?.metadata;
   const grantCache = new TtlCache<Awaited<ReturnType<typeof stores.clientGrants.find>>>(cacheTtl, 1000);
@@ -248,20 +254,35 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
   installEngineMiddleware(provider, AUTH0_ROUTES.introspection);
   installJwtUserinfo(provider, { issuer, jwks: { keys: keys.jwks as never }, algorithms: ['RS256', 'ES256', 'EdDSA'], findAccount });
   registerPasswordGrants(provider, {
-    authenticate: async ({ connection, username, password, ip, clientId }) => {
-      try {
-        const result = await deps.users.authenticate({ tenantId: tenant.id, connectionName: connection, identifier: username, password, ip });
-        if (result.ok) {
-          await deps.events.publish({ tenantId: tenant.id, type: 's', userId: result.user.user_id, clientId, ip });
-          return { ok: true, userId: result.user.user_id };
+    authenticate: async ({ connection, username, password, ip, clientId, userAgent, audience, scope }) => {
+      const loginEvent = { tenantId: tenant.id, identifier: username, clientId, ip, userAgent, audience, scope };
+      // Brute-force and suspicious-IP protection count the attempt before the password is checked (src/protection).
+      const result = await deps.protection.guardLogin({ tenant, connection, identifier: username, ip, clientId, userAgent }, async () => {
+        try {
+          return await deps.users.authenticate({ tenantId: tenant.id, connectionName: connection, identifier: username, password, ip });
+        } catch (error) {
+          if (error instanceof UserError && error.code === 'connection_not_found') return { ok: false as const, reason: 'unknown_connection' as const };
+          throw error;
         }
-        await deps.events.publish({ tenantId: tenant.id, type: result.reason === 'blocked' ? 'f' : 'fp', userName: username, clientId, ip, details: { reason: result.reason } });
-        return { ok: false, reason: result.reason };
-      } catch (error) {
-        if (error instanceof UserError && error.code === 'connection_not_found') return { ok: false, reason: 'unknown_connection' };
-        throw error;
+      });
+      if ('retryAfterSeconds' in result) {
+        await deps.events.publish(passwordLoginEvent({ ok: false, reason: result.reason }, loginEvent));
+        return result;
       }
+      if (!result.ok && result.reason === 'unknown_connection') return { ok: false, reason: 'unknown_connection' };
+      if (result.ok) {
+        const userId = result.user.user_id;
+        if (await deps.protection.breached.atLogin({ tenant, password, userId, userName: username, connection, ip, clientId, userAgent })) {
+          await deps.events.publish(passwordLoginEvent({ ok: false, reason: 'password_leaked', userId, connection: result.connection }, loginEvent));
+          return { ok: false, reason: 'password_leaked' };
+        }
+        await deps.events.publish(passwordLoginEvent({ ok: true, userId, email: result.user.email, connection: result.connection }, loginEvent));
+        return { ok: true, userId };
+      }
+      await deps.events.publish(passwordLoginEvent({ ok: false, reason: result.reason, userId: result.user?.user_id, connection: result.connection }, loginEvent));
+      return { ok: false, reason: result.reason };
     },
+    clientIp: async (ctx, clientId) => passwordGrantIp(ctx.req, ctx.ip, ctx.get('auth0-forwarded-for') || undefined, (await cachedClient(clientId))?.ipHeaderTrusted === true),
     defaultConnection: () => tenant.settings.default_directory ?? DEFAULT_DATABASE_CONNECTION,
     defaultAudience,
     resourceServerInfo: getResourceServerInfo,

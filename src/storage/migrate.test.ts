@@ -23,7 +23,7 @@ describeEachBackend('migrations', (backend) => {
   });
 
   it('reports every migration as pending on an empty database', async () => {
-    expect(await pendingMigrations(open())).toEqual(['0001-initial', '0002-tenant-config-version', '0003-user-search-indexes', '0004-artifact-account', '0009-user-metadata-values']);
+    expect(await pendingMigrations(open())).toEqual(['0001-initial', '0002-tenant-config-version', '0003-user-search-indexes', '0004-artifact-account', '0005-log-sequence', '0006-log-streams', '0007-tickets', '0009-user-metadata-values']);
   });
 
   // better-sqlite3 is synchronous: two connections of one process would wait
@@ -34,9 +34,9 @@ describeEachBackend('migrations', (backend) => {
     const results =
       backend === 'postgres' ? await Promise.all(nodes.map((db) => migrateToLatest(db))) : [await migrateToLatest(nodes[0]!), await migrateToLatest(nodes[1]!), await migrateToLatest(nodes[2]!)];
     // Exactly one node applied 0001; the others found nothing left to do.
-    expect(results.flat()).toEqual(['0001-initial', '0002-tenant-config-version', '0003-user-search-indexes', '0004-artifact-account', '0009-user-metadata-values']);
+    expect(results.flat()).toEqual(['0001-initial', '0002-tenant-config-version', '0003-user-search-indexes', '0004-artifact-account', '0005-log-sequence', '0006-log-streams', '0007-tickets', '0009-user-metadata-values']);
     const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(nodes[0]!.db);
-    expect(rows.rows.map((r) => r.name)).toEqual(['0001-initial', '0002-tenant-config-version', '0003-user-search-indexes', '0004-artifact-account', '0009-user-metadata-values']);
+    expect(rows.rows.map((r) => r.name)).toEqual(['0001-initial', '0002-tenant-config-version', '0003-user-search-indexes', '0004-artifact-account', '0005-log-sequence', '0006-log-streams', '0007-tickets', '0009-user-metadata-values']);
     expect(await pendingMigrations(nodes[1]!)).toEqual([]);
   });
 

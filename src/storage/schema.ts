@@ -230,6 +230,51 @@ export interface LogEventsTable {
   scope: string | null;
   strategy: string | null;
   details: Json;
+  /** Per-tenant sequence in commit order (migration 0005). */
+  tenant_seq: number;
+}
+
+/** The last tenant_seq handed out per tenant (migration 0005). */
+export interface LogSequencesTable {
+  tenant_id: string;
+  last_seq: number;
+}
+
+/** Log streams and their delivery state (migration 0006). */
+export interface LogStreamsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  type: string;
+  status: string;
+  sink: Json;
+  sink_secrets: string | null;
+  filters: ColumnType<unknown, string | undefined, string>;
+  cursor_seq: ColumnType<number, number | undefined, number>;
+  lease_owner: string | null;
+  lease_until: string | null;
+  retry_at: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  failing_since: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Password-change and email-verification tickets, by hash (migration 0007). */
+export interface UserTicketsTable {
+  tenant_id: string;
+  token_hash: string;
+  kind: string;
+  user_id: string;
+  email: string | null;
+  client_id: string | null;
+  result_url: string | null;
+  include_email: ColumnType<boolean | number, boolean | undefined, boolean>;
+  mark_email_verified: ColumnType<boolean | number, boolean | undefined, boolean>;
+  created_at: string;
+  expires_at: string;
+  consumed_at: string | null;
 }
 
 export interface SystemMetaTable {
@@ -257,5 +302,8 @@ export interface Schema {
   user_permissions: UserPermissionsTable;
   oidc_artifacts: OidcArtifactsTable;
   log_events: LogEventsTable;
+  log_sequences: LogSequencesTable;
+  log_streams: LogStreamsTable;
+  user_tickets: UserTicketsTable;
   system_meta: SystemMetaTable;
 }

@@ -11,6 +11,9 @@ import type { UsersService } from '../users/service.js';
 import { signupRoutes } from '../users/signup-routes.js';
 import { installProtocolErrorHandling } from '../oauth/protocol-errors.js';
 import { oauthRoutes } from '../oauth/routes.js';
+import { installProtectionHooks } from '../protection/http-hooks.js';
+import { ticketRoutes } from '../tickets/routes.js';
+import { ticketsService } from '../tickets/service.js';
 import { tenantIssuer } from './issuer.js';
 import type { ResolvedTenant, TenantResolver } from './resolver.js';
 import type { Tenant } from './store.js';
@@ -71,12 +74,18 @@ export async function tenantRoutes(
   // The Authentication API and the login pages speak the protocol's error
   // language (RFC 6749) for malformed input, and refuse NUL characters in
   // parameters; the Management API (its own scope) answers Auth0's JSON errors.
+  // Rate limits, signup throttling and the client IP for the password grants (after the tenant is known).
+  if (options.config.attackProtection.enabled) installProtectionHooks(app, options.management.protection);
+
   await app.register(async function authenticationApi(protocol) {
     installProtocolErrorHandling(protocol);
     await protocol.register(oauthRoutes, { registry: options.registry });
-    await protocol.register(logoutRoutes, { registry: options.registry, allowedLogoutUrls: options.allowedLogoutUrls });
-    await protocol.register(signupRoutes, { users: options.users, clientExists: options.clientExists });
+    await protocol.register(logoutRoutes, { registry: options.registry, allowedLogoutUrls: options.allowedLogoutUrls, events: options.events });
+    await protocol.register(signupRoutes, { users: options.users, clientExists: options.clientExists, events: options.events });
     await protocol.register(loginRoutes, { registry: options.registry, authenticator: options.authenticator, events: options.events, formSecret: options.formSecret, isFirstParty: options.isFirstParty, describeApi: options.describeApi });
+    // Pages of Management API tickets (password reset, email verification).
+    const tickets = ticketsService(options.management.database, options.management.services.runtime, options.users);
+    await protocol.register(ticketRoutes, { tickets, events: options.events, formSecret: options.formSecret });
 
     protocol.get('/', async function tenantInfo(request) {
       const { tenant, issuer } = request.tenantContext as RequestTenant;
@@ -88,5 +97,5 @@ export async function tenantRoutes(
       };
     });
   });
-  await app.register(managementRoutes, { prefix: '/api/v2', registry: options.registry, database: options.management.database, services: options.management.services });
+  await app.register(managementRoutes, { prefix: '/api/v2', registry: options.registry, database: options.management.database, services: options.management.services, events: options.events, protection: options.management.protection });
 }

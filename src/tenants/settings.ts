@@ -23,6 +23,10 @@ export const tenantSettingsSchema = z.object({
   allowed_logout_urls: z.array(z.string()).default([]),
   /** Branding for the login pages. */
   primary_color: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
+  /** Days log events are kept (Portcullis's own: Auth0's retention is set by plan); LOG_RETENTION_DAYS when unset. */
+  log_retention_days: z.number().int().min(1).max(3650).optional(),
+  /** Attack-protection settings in Auth0's shapes, validated and defaulted by src/protection/settings.ts. */
+  attack_protection: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type TenantSettings = z.infer<typeof tenantSettingsSchema>;

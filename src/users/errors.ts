@@ -9,6 +9,8 @@ export type UserErrorCode =
   | 'user_exists'
   | 'user_not_found'
   | 'not_database_user'
+  /** Refused by breached password detection (src/protection). */
+  | 'password_breached'
   | PasswordPolicyCode;
 
 /**

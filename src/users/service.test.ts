@@ -47,8 +47,11 @@ describeEachBackend('users service (database connections)', (backend) => {
   let service: UsersService;
   const store = (tenantId = tenant.id) => usersStore(ctx.database.db, tenantId, clock);
   const signup = (input: Partial<SignupInput>) => service.signup({ tenantId: tenant.id, connectionName: DEFAULT_DATABASE_CONNECTION, email: 'x@example.com', password: PASSWORD, ...input });
-  const login = (identifier: string, password: string, connectionName = DEFAULT_DATABASE_CONNECTION, tenantId = tenant.id) =>
-    service.authenticate({ tenantId, connectionName, identifier, password, ip: '203.0.113.7' });
+  /** What the caller may be told: the log-only facts (connection; the account a refusal is about) are asserted on their own below. */
+  const login = async (identifier: string, password: string, connectionName = DEFAULT_DATABASE_CONNECTION, tenantId = tenant.id) => {
+    const result = await service.authenticate({ tenantId, connectionName, identifier, password, ip: '203.0.113.7' });
+    return result.ok ? { ok: true as const, user: result.user } : { ok: false as const, reason: result.reason };
+  };
 
   async function rowCounts(): Promise<{ users: number; identities: number; credentials: number }> {
     const db = ctx.database.db;
@@ -231,7 +234,19 @@ describeEachBackend('users service (database connections)', (backend) => {
     expect((await signup({ email: 'meta@example.com', userMetadata: ten })).user_metadata).toEqual(ten);
   });
 
-  it('answers a password longer than any account can have at once, without looking the user up', async () => {
+  it('tells the log, and only the log, which account a refused identifier names and on which connection (fp against fu)', async () => {
+    const known = await signup({ email: 'named@example.com' });
+    const facts = (identifier: string, password: string) => service.authenticate({ tenantId: tenant.id, connectionName: DEFAULT_DATABASE_CONNECTION, identifier, password, ip: null });
+    const wrong = await facts('named@example.com', 'not the password');
+    expect(wrong).toMatchObject({ ok: false, reason: 'wrong_credentials', connection: { id: database.id, name: DEFAULT_DATABASE_CONNECTION }, user: { user_id: known.user_id } });
+    const unknown = await facts('unnamed@example.com', PASSWORD);
+    expect(unknown).toMatchObject({ ok: false, reason: 'wrong_credentials', connection: { id: database.id } });
+    expect(unknown).not.toHaveProperty('user');
+    expect(await facts('named@example.com', 'p'.repeat(10_000))).toMatchObject({ ok: false, user: { user_id: known.user_id } });
+    expect(await facts('named@example.com', PASSWORD)).toMatchObject({ ok: true, connection: { id: database.id } });
+  });
+
+  it('answers a password longer than any account can have at once, without hashing', async () => {
     await signup({ email: 'huge@example.com' });
     expect(await login('huge@example.com', 'p'.repeat(10_000))).toEqual({ ok: false, reason: 'wrong_credentials' });
     expect(await login('unknown-huge@example.com', 'p'.repeat(10_000))).toEqual({ ok: false, reason: 'wrong_credentials' });

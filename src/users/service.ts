@@ -71,6 +71,20 @@ export function mergeMetadata(stored: Readonly<Record<string, unknown>>, patch: 
   return Object.fromEntries(Object.entries({ ...stored, ...patch }).filter(([, value]) => value !== null));
 }
 
+/**
+ * A check of a new password beyond the connection's policy (attack
+ * protection's breached-password detection, src/protection): runs after the
+ * policy, before hashing; throws UserError to refuse the password.
+ */
+export type PasswordScreen = (input: {
+  readonly tenantId: string;
+  readonly stage: 'pre-user-registration' | 'pre-change-password';
+  readonly password: string;
+  readonly connection: string;
+  readonly userId?: string;
+  readonly userName?: string;
+}) => Promise<void>;
+
 export interface AuthenticateInput {
   readonly tenantId: string;
   readonly connectionName: string;
@@ -85,18 +99,20 @@ export interface AuthenticateInput {
  * `wrong_credentials` covers an unknown identifier, a user without a password
  * and a wrong password alike, so the page cannot tell them apart (ASVS 5
  * 6.3.8). `blocked` is only ever answered to a caller that gave the right
- * password (see docs/decisions/006).
+ * password (see docs/decisions/006). `connection`, and on a refusal `user`
+ * (the account the identifier names, if any), are for the security log only
+ * (`fp` against `fu`): never show them to the caller.
  */
-export type AuthenticationResult = { readonly ok: true; readonly user: User } | { readonly ok: false; readonly reason: 'wrong_credentials' | 'blocked' };
-
-const WRONG_CREDENTIALS: AuthenticationResult = { ok: false, reason: 'wrong_credentials' };
+export type AuthenticationResult =
+  | { readonly ok: true; readonly user: User; readonly connection: Connection }
+  | { readonly ok: false; readonly reason: 'wrong_credentials' | 'blocked'; readonly connection: Connection; readonly user?: User };
 
 /**
  * Database-connection users: sign-up, password login and password change.
  * No HTTP here: the login pages and /dbconnections routes call it and render
  * its UserError codes.
  */
-export function usersService(database: Database, runtime: Runtime, hasher: PasswordHasher) {
+export function usersService(database: Database, runtime: Runtime, hasher: PasswordHasher, screenPassword: PasswordScreen = async () => undefined) {
   const storesOf = (tenantId: string): TenantStores => tenantStores(database.db, tenantId, runtime);
 
   async function databaseConnection(stores: TenantStores, name: string): Promise<Connection> {
@@ -105,9 +121,10 @@ export function usersService(database: Database, runtime: Runtime, hasher: Passw
     return connection;
   }
 
-  async function assertPasswordAllowed(connection: Connection, password: string): Promise<void> {
+  async function assertPasswordAllowed(connection: Connection, password: string, screen: Omit<Parameters<PasswordScreen>[0], 'password' | 'connection'>): Promise<void> {
     const check = await checkPassword(passwordPolicyOf(connection.options), password);
     if (!check.ok) throw new UserError(check.message, check.code);
+    await screenPassword({ ...screen, password, connection: connection.name });
   }
 
   /**
@@ -117,7 +134,7 @@ export function usersService(database: Database, runtime: Runtime, hasher: Passw
    * the only race-free answer.
    */
   async function insertWithPassword(tenantId: string, connection: Connection, fields: Omit<NewUser, 'connectionId' | 'provider' | 'passwordHash'>, password: string): Promise<User> {
-    await assertPasswordAllowed(connection, password);
+    await assertPasswordAllowed(connection, password, { tenantId, stage: 'pre-user-registration', userName: fields.email ?? undefined });
     const passwordHash = await hasher.hash(password);
     let user: User | undefined;
     try {
@@ -200,7 +217,7 @@ export function usersService(database: Database, runtime: Runtime, hasher: Passw
       let hash: string | undefined;
       if (password !== undefined) {
         if (connection?.strategy !== DATABASE_STRATEGY) throw new UserError('The user is not in a database connection and has no password.', 'not_database_user');
-        await assertPasswordAllowed(connection, password);
+        await assertPasswordAllowed(connection, password, { tenantId, stage: 'pre-change-password', userId, userName: user.email ?? undefined });
         hash = await hasher.hash(password);
       }
       try {
@@ -234,18 +251,19 @@ export function usersService(database: Database, runtime: Runtime, hasher: Passw
     async authenticate(input: AuthenticateInput): Promise<AuthenticationResult> {
       const stores = storesOf(input.tenantId);
       const connection = await databaseConnection(stores, input.connectionName);
-      // No account can have a password this long, so answering at once tells nothing about the identifier.
-      if (isObviouslyTooLong(input.password)) return WRONG_CREDENTIALS;
       const user = await stores.users.findForLogin(connection.id, input.identifier.trim());
+      const wrongCredentials = { ok: false, reason: 'wrong_credentials', connection, ...(user ? { user } : {}) } as const;
+      // No account can have a password this long, so answering at once tells nothing about the identifier.
+      if (isObviouslyTooLong(input.password)) return wrongCredentials;
       const hash = user && (await stores.users.passwordHash(user.user_id));
       if (!user || hash === undefined) {
         await hasher.verifyDummy(input.password);
-        return WRONG_CREDENTIALS;
+        return wrongCredentials;
       }
-      if (!(await hasher.verify(hash, input.password))) return WRONG_CREDENTIALS;
-      if (user.blocked) return { ok: false, reason: 'blocked' };
+      if (!(await hasher.verify(hash, input.password))) return wrongCredentials;
+      if (user.blocked) return { ok: false, reason: 'blocked', connection, user };
       if (hasher.needsRehash(hash)) await stores.users.setPasswordHash(user.user_id, await hasher.hash(input.password));
-      return { ok: true, user: (await stores.users.recordLogin(user.user_id, input.ip)) ?? user };
+      return { ok: true, user: (await stores.users.recordLogin(user.user_id, input.ip)) ?? user, connection };
     },
 
     /**
@@ -269,16 +287,23 @@ export function usersService(database: Database, runtime: Runtime, hasher: Passw
      * of a database connection that has no password yet gets one. The
      * account's stored tokens and codes are revoked in the same transaction
      * (REVOKED_ON_PASSWORD_CHANGE); its SSO session is kept, as in Auth0.
+     * `alsoInTransaction` runs first in that transaction, after the policy
+     * check and the hashing (a one-time ticket is consumed there, so the
+     * ticket and the password change commit together); throwing from it
+     * changes nothing.
      */
-    async changePassword(tenantId: string, userId: string, newPassword: string): Promise<void> {
+    async changePassword(tenantId: string, userId: string, newPassword: string, alsoInTransaction?: (trx: Executor) => Promise<void>): Promise<void> {
       const stores = storesOf(tenantId);
       const user = await stores.users.findById(userId);
       if (!user) throw new UserError('The user does not exist.', 'user_not_found');
       const connection = await stores.connections.findById(user.connection_id);
       if (connection?.strategy !== DATABASE_STRATEGY) throw new UserError('The user is not in a database connection and has no password.', 'not_database_user');
-      await assertPasswordAllowed(connection, newPassword);
+      await assertPasswordAllowed(connection, newPassword, { tenantId, stage: 'pre-change-password', userId, userName: user.email ?? undefined });
       const hash = await hasher.hash(newPassword);
-      const saved = await writeTransaction(database, (trx) => writePassword(trx, tenantId, userId, hash));
+      const saved = await writeTransaction(database, async (trx) => {
+        await alsoInTransaction?.(trx);
+        return writePassword(trx, tenantId, userId, hash);
+      });
       if (!saved) throw new UserError('The user does not exist.', 'user_not_found');
     },
   };

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { EventBus } from '../events/bus.js';
 import { acceptFormBodies } from '../http/form-body.js';
 import type { RequestTenant } from '../tenants/routes.js';
 import { UserError, type UserErrorCode } from './errors.js';
@@ -22,7 +23,7 @@ function signupError(statusCode: number, code: string, description: string, name
  * shapes: `{ _id, email, email_verified }`, or `{ name, code, description,
  * statusCode }` with 400.
  */
-export async function signupRoutes(app: FastifyInstance, options: { users: UsersService; clientExists: (tenantId: string, clientId: string) => Promise<boolean> }): Promise<void> {
+export async function signupRoutes(app: FastifyInstance, options: { users: UsersService; clientExists: (tenantId: string, clientId: string) => Promise<boolean>; events: EventBus }): Promise<void> {
   acceptFormBodies(app, { bodyLimit: 16 * 1024 });
 
   app.post('/dbconnections/signup', async function signup(request, reply) {
@@ -45,9 +46,14 @@ export async function signupRoutes(app: FastifyInstance, options: { users: Users
         ...(str('username') ? { username: str('username') as string } : {}),
         ...(metadata && typeof metadata === 'object' && !Array.isArray(metadata) ? { userMetadata: metadata as Record<string, unknown> } : {}),
       });
+      await options.events.publish({ tenantId: tenant.id, type: 'ss', userId: user.user_id, userName: email, connection, clientId, ip: request.ip, userAgent: request.headers['user-agent'] });
       reply.header('cache-control', 'no-store');
       return { _id: user.user_id.replace(/^auth0\|/, ''), email: user.email, email_verified: user.email_verified, ...(user.username ? { username: user.username } : {}) };
     } catch (error) {
+      if (error instanceof UserError) {
+        // The reason, never the password (docs/log-events.md).
+        await options.events.publish({ tenantId: tenant.id, type: 'fs', description: error.message, userName: email, connection, clientId, ip: request.ip, userAgent: request.headers['user-agent'], details: { error: { code: error.code, message: error.message } } });
+      }
       if (error instanceof UserError) return reply.code(400).send(signupError(400, error.code, error.message, ERROR_NAMES[error.code]));
       throw error;
     }

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { startLogStreamDelivery, type DeliveryOptions } from '../logstreams/delivery.js';
+import { purgeExpiredLogs } from '../logs/retention.js';
 import { sweepExpiredArtifacts } from '../oauth/artifact-store.js';
 import type { Database } from '../storage/database.js';
 import { isoNow, type Runtime } from '../storage/runtime.js';
@@ -12,6 +14,10 @@ export interface WorkerOptions {
   readonly logger: Logger;
   readonly runtime: Runtime;
   readonly intervalMs: number;
+  /** Log retention for tenants whose settings do not say (LOG_RETENTION_DAYS); 30 days when absent. */
+  readonly logRetentionDays?: number;
+  /** Log-stream delivery (src/logstreams/delivery.ts); not run when absent. */
+  readonly logStreams?: Omit<DeliveryOptions, 'database' | 'logger' | 'runtime'>;
 }
 
 /** Deletes expired protocol artifacts in batches; returns how many. */
@@ -34,22 +40,30 @@ export function startWorker(options: WorkerOptions): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
   const tick = () => {
     if (running) return;
-    running = sweepOnce(options.database, options.runtime)
+    const sweep = sweepOnce(options.database, options.runtime)
       .then((deleted) => {
         if (deleted > 0) options.logger.info({ deleted }, 'swept expired protocol artifacts');
       })
-      .catch((error: Error) => options.logger.warn({ reason: error.message }, 'artifact sweep failed; will retry'))
+      .catch((error: Error) => options.logger.warn({ reason: error.message }, 'artifact sweep failed; will retry'));
+    const retention = purgeExpiredLogs(options.database, options.runtime, options.logRetentionDays ?? 30)
+      .then((deleted) => {
+        if (deleted > 0) options.logger.info({ deleted }, 'purged log events past their retention');
+      })
+      .catch((error: Error) => options.logger.warn({ reason: error.message }, 'log retention purge failed; will retry'));
+    running = Promise.all([sweep, retention])
+      .then(() => undefined)
       .finally(() => {
         running = undefined;
       });
   };
   const timer = setInterval(tick, options.intervalMs);
+  const delivery = options.logStreams ? startLogStreamDelivery({ ...options.logStreams, database: options.database, logger: options.logger, runtime: options.runtime }) : undefined;
   timer.unref();
   setImmediate(tick);
   return {
     async stop() {
       clearInterval(timer);
-      await running;
+      await Promise.all([running, delivery?.stop()]);
     },
   };
 }

@@ -1,0 +1,78 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Counter, CounterStore } from './counters.js';
+
+export type Admission = { readonly admitted: true; readonly attempt: number } | { readonly admitted: false; readonly retryAfterMs: number };
+
+export interface AttemptGateOptions {
+  /** How often a waiting attempt looks again while earlier ones of the same key are still being checked. */
+  readonly pollMs?: number;
+  /** How long it waits at most before it is refused like a blocked one. */
+  readonly maxWaitMs?: number;
+}
+
+/**
+ * Lets at most `max` attempts of a key be checked per window, counting each
+ * one BEFORE it is checked, so that concurrent attempts cannot race past
+ * the limit (50 wrong passwords sent at once get at most `max` password
+ * verifications).
+ *
+ * Two counters per key, in one window: `attempts` = failures + attempts in
+ * flight, `failures` = failed attempts. `enter` adds to `attempts` (atomic,
+ * docs of Counter.add): a total ≤ max is admitted. Above max the attempt
+ * gives its point back and looks at `failures`: ≥ max means the key is
+ * blocked (refused at once); otherwise attempts still in flight may yet
+ * succeed, and it waits for them (a person's own parallel logins are delayed,
+ * never refused, while no failure limit is reached).
+ *
+ * A success either gives its point back (`release`: suspicious-IP counting,
+ * where failures stay) or resets the key (`reset`: brute force, where a
+ * success wipes the failures). A new window resets `failures` too, so both
+ * counters always describe the same window.
+ */
+export class AttemptGate {
+  readonly #attempts: Counter;
+  readonly #failures: Counter;
+  readonly #pollMs: number;
+  readonly #maxWaitMs: number;
+
+  constructor(store: CounterStore, name: string, windowSeconds: number, options: AttemptGateOptions = {}) {
+    this.#attempts = store.counter(`${name}:attempts`, windowSeconds);
+    this.#failures = store.counter(`${name}:failures`, windowSeconds);
+    this.#pollMs = options.pollMs ?? 25;
+    this.#maxWaitMs = options.maxWaitMs ?? 5000;
+  }
+
+  async enter(key: string, max: number): Promise<Admission> {
+    const deadline = Date.now() + this.#maxWaitMs;
+    for (;;) {
+      const added = await this.#attempts.add(key);
+      // The first point of a window: failures left from an earlier window no longer count.
+      if (added.count === 1) await this.#failures.reset(key);
+      if (added.count <= max) return { admitted: true, attempt: added.count };
+      await this.#attempts.subtract(key);
+      const failures = await this.#failures.get(key);
+      if (failures.count >= max || Date.now() >= deadline) return { admitted: false, retryAfterMs: Math.max(added.resetInMs, 1000) };
+      await sleep(this.#pollMs);
+    }
+  }
+
+  /** Records the failure of an admitted attempt; returns the failures counted in the window. */
+  async fail(key: string): Promise<number> {
+    return (await this.#failures.add(key)).count;
+  }
+
+  /** An admitted attempt succeeded and gives its point back; failures stay. */
+  async release(key: string): Promise<void> {
+    await this.#attempts.subtract(key);
+  }
+
+  /** An admitted attempt succeeded and wipes the key: attempts and failures start from 0. */
+  async reset(key: string): Promise<void> {
+    await Promise.all([this.#attempts.reset(key), this.#failures.reset(key)]);
+  }
+
+  /** Failures counted now, and when the window ends. */
+  async failures(key: string): Promise<{ count: number; resetInMs: number }> {
+    return this.#failures.get(key);
+  }
+}
