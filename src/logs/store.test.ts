@@ -5,7 +5,7 @@ import { testRuntime } from '../../test/support/clock.js';
 import { createTenant } from '../../test/support/fixtures.js';
 import type { Tenant } from '../tenants/store.js';
 import { SearchSyntaxError } from '../search/lucene.js';
-import { insertLogEvents, LOG_PAGE_CAP, logsStore, purgeLogsBefore, purgeTenantLogsBefore, type LogEvent } from './store.js';
+import { insertLogEvents, LOG_PAGE_CAP, LogCheckpointError, logsStore, purgeLogsBefore, purgeTenantLogsBefore, type LogEvent } from './store.js';
 
 describeEachBackend('logs store', (backend) => {
   let ctx: Awaited<ReturnType<typeof migratedDatabase>>;
@@ -121,6 +121,24 @@ describeEachBackend('logs store', (backend) => {
     // A checkpoint reached while events keep coming picks up only the new ones.
     const more = await logs.append({ type: 'slo' });
     expect((await logs.listFrom(ids[4], 10)).map((e) => e.log_id)).toEqual([more.log_id]);
+  });
+
+  it('continues a checkpoint that retention purged from the oldest event kept, and refuses an unknown one', async () => {
+    const own = await createTenant(ctx.database, 'purged-checkpoint');
+    const clock = testRuntime('2031-01-01T00:00:00.000Z');
+    const logs = logsStore(ctx.database.db, own.id, clock);
+    const old = await logs.append({ type: 's' });
+    clock.advance(86_400_000);
+    const kept = await logs.append({ type: 'fp' });
+    expect(await purgeTenantLogsBefore(ctx.database.db, own.id, '2031-01-01T12:00:00.000Z', 100)).toBe(1);
+    // The reader's checkpoint is gone: it goes on from what is left, rather than waiting forever.
+    expect((await logs.listFrom(old.log_id, 10)).map((e) => e.log_id)).toEqual([kept.log_id]);
+    // An id that is not ours, or names no event (kept or purged), is an error, not an empty page.
+    await expect(logs.listFrom('not-a-log-id', 10)).rejects.toBeInstanceOf(LogCheckpointError);
+    await expect(logs.listFrom(`90${String(Date.parse('2031-01-03T00:00:00.000Z')).padStart(15, '0')}abcdef`, 10)).rejects.toBeInstanceOf(LogCheckpointError);
+    const elsewhere = await createTenant(ctx.database, 'checkpoint-elsewhere');
+    const later = await logsStore(ctx.database.db, elsewhere.id, testRuntime('2031-01-05T00:00:00.000Z')).append({ type: 's' });
+    await expect(logs.listFrom(later.log_id, 10)).rejects.toBeInstanceOf(LogCheckpointError);
   });
 
   it('orders checkpoint pages by insertion, not by date', async () => {

@@ -158,14 +158,22 @@ export function logsStore(db: Executor, tenantId: string, runtime: Runtime) {
 
     /**
      * Checkpoint paging: up to `take` events after `fromLogId` (oldest first);
-     * from the start when undefined; nothing when that event does not exist
-     * (any more).
+     * from the start when undefined. An anchor that retention has purged
+     * (its log_id's time is older than every event kept) continues from the
+     * oldest event kept — those in between are gone, and a reader must not
+     * stall on them. Any other unknown anchor throws LogCheckpointError.
      */
     async listFrom(fromLogId: string | undefined, take: number): Promise<LogEvent[]> {
       let query = base();
       if (fromLogId !== undefined) {
-        const anchor = db.selectFrom('log_events').select('tenant_seq').where('tenant_id', '=', tenantId).where('log_id', '=', fromLogId);
-        query = query.where('tenant_seq', '>', anchor);
+        const anchor = await db.selectFrom('log_events').select('tenant_seq').where('tenant_id', '=', tenantId).where('log_id', '=', fromLogId).executeTakeFirst();
+        if (anchor) {
+          query = query.where('tenant_seq', '>', anchor.tenant_seq);
+        } else {
+          const oldest = await base().orderBy('tenant_seq', 'asc').limit(1).executeTakeFirst();
+          const at = logIdTime(fromLogId);
+          if (at === undefined || (oldest !== undefined && at >= Date.parse(String(oldest.date)))) throw new LogCheckpointError(fromLogId);
+        }
       }
       const rows = await query.orderBy('tenant_seq', 'asc').limit(take).execute();
       return rows.map(toEvent);
@@ -224,6 +232,19 @@ const INSERT_CHUNK = 500;
  */
 function newLogId(runtime: Runtime): string {
   return `90${String(runtime.now().getTime()).padStart(15, '0')}${runtime.randomId('', 16)}`;
+}
+
+/** The epoch milliseconds a log_id of ours starts with (after `90`); undefined when it is not one. */
+function logIdTime(logId: string): number | undefined {
+  const match = /^90(\d{15})[A-Za-z0-9]+$/.exec(logId);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/** A checkpoint (`from`) that names no event of the tenant, and no purged one either. */
+export class LogCheckpointError extends Error {
+  constructor(readonly logId: string) {
+    super('from is not the log_id of an event of this tenant');
+  }
 }
 
 function rowOf(event: NewLogEvent, runtime: Runtime): LogEvent {

@@ -91,6 +91,10 @@ describeEachBackend('Management API /api/v2/logs with the official auth0 SDK', (
     expect(ids(rest.body)).toEqual([seeded[4]!.log_id, seeded[5]!.log_id]);
     expect((await get(`/logs?from=${seeded[5]!.log_id}&take=10`)).body).toEqual([]);
     expect((await get(`/logs?from=${seeded[0]!.log_id}&take=101`)).status).toBe(400);
+    // A checkpoint that names no event of the tenant is refused, not answered with an empty page forever.
+    const unknown = await get('/logs?from=no-such-log&take=10');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toMatchObject({ statusCode: 400, errorCode: 'invalid_query_string', message: expect.stringContaining('property from') });
   });
 
   it("searches with Auth0's Lucene syntax on log fields (q, or the SDK's search)", async () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpError } from '../http/errors.js';
-import { LOG_PAGE_CAP, logsStore, type LogEvent } from '../logs/store.js';
+import { LOG_PAGE_CAP, LogCheckpointError, logsStore, type LogEvent } from '../logs/store.js';
 import { SearchSyntaxError } from '../search/lucene.js';
 import type { ManagementDeps } from './plugin.js';
 import { fieldsQuery, pagingQuery, pathId } from './query.js';
@@ -69,7 +69,12 @@ export function registerLogRoutes(router: ManagementRouter, deps: ManagementDeps
     async handler({ query, tenant }) {
       if (query.from !== undefined) {
         const take = query.take ?? 50;
-        const events = await logs(tenant.id).listFrom(query.from, take);
+        const events = await logs(tenant.id)
+          .listFrom(query.from, take)
+          .catch((error: unknown) => {
+            if (error instanceof LogCheckpointError) throw new HttpError(400, `Query validation error: '${error.message}' on property from.`, 'invalid_query_string');
+            throw error;
+          });
         return { items: events.map(toLogBody), start: 0, limit: take };
       }
       if (query.q !== undefined && query.search !== undefined) {
