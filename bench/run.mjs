@@ -5,8 +5,8 @@
 // measures and why: docs/performance.md.
 //
 // Settings (environment): BENCH_ONLY (all sections: startup, healthz, token,
-// pg, read, login, refresh, users; "foundation" = startup,healthz, "oidc" =
-// token,pg,read,login,refresh, "mgmt" = users),
+// pg, read, login, refresh, users, streams, protection; "foundation" = startup,healthz, "oidc" =
+// token,pg,read,login,refresh, "mgmt" = users, "events" = protection),
 // BENCH_CONNECTIONS (50), BENCH_WARMUP (3 s), BENCH_DURATION (10 s),
 // BENCH_ROUNDS (3, /healthz), BENCH_OIDC_ROUNDS (2, the oidc sections),
 // BENCH_LATENCY_DURATION (10 s), BENCH_LATENCY_TOOL (paced | autocannon |
@@ -20,7 +20,11 @@
 // BENCH_USERS_THROUGHPUT_SIZE (100000), BENCH_USERS_ROUNDS (2),
 // BENCH_USERS_SEARCH_RATE (20 per second), BENCH_USERS_SAMPLE (1000 users),
 // BENCH_USERS_PROBE (20 closed-loop searches), BENCH_USERS_EXPLAIN (1),
-// BENCH_USERS_SQLITE_ANALYZE (1; 0 leaves SQLite without statistics).
+// BENCH_USERS_SQLITE_ANALYZE (1; 0 leaves SQLite without statistics);
+// the streams section: BENCH_STREAMS_BACKENDS (sqlite,postgres),
+// BENCH_STREAMS_EVENTS (100000 backlog), BENCH_STREAMS_RATE (5000 per second),
+// BENCH_STREAMS_SECONDS (20), BENCH_STREAMS_BATCH and BENCH_STREAMS_LINGER_MS
+// (the worker's LOG_STREAM_* defaults when unset); see bench/lib/log-streams.mjs.
 import { build, buildIsCurrent } from '../bin/build.js';
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
@@ -33,8 +37,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { measureAuthApi, summarizeAuthApi } from './lib/auth-api.mjs';
 import { measureUsers, summarizeUsers } from './lib/management-users.mjs';
+import { measureStreams, renderStreams, summarizeStreams } from './lib/log-streams.mjs';
 import { pacedLoad } from './lib/paced.mjs';
 import { measureLogin, summarizeLogin } from './lib/password-login.mjs';
+import { measureProtection, renderProtection, summarizeProtection } from './lib/protection.mjs';
 import { refreshLoad } from './lib/refresh-load.mjs';
 import { measureRefresh, summarizeRefresh } from './lib/refresh-rotation.mjs';
 import { dropAllCreated, pendingDatabases } from './lib/postgres.mjs';
@@ -63,9 +69,17 @@ const GOALS = Object.freeze({
   usersGoalSize: 100_000,
   usersReadRps: 3000,
   usersSearchP95Ms: 50,
+  // Issue 5 (section streams): log-stream delivery to a local webhook, and the
+  // delivery lag p99 while events are written at that rate.
+  streamsEventsPerSecond: 5000,
+  streamsLagP99Ms: 2000,
+  // Issue 5 (section protection): password login and client_credentials
+  // req/s with logging and attack protection on (the defaults) against both
+  // off, same run.
+  protectionOnVsOff: 0.95,
 });
-const SECTIONS = ['startup', 'healthz', 'token', 'pg', 'read', 'login', 'refresh', 'users'];
-const SECTION_ALIASES = { all: SECTIONS, foundation: ['startup', 'healthz'], oidc: ['token', 'pg', 'read', 'login', 'refresh'], mgmt: ['users'] };
+const SECTIONS = ['startup', 'healthz', 'token', 'pg', 'read', 'login', 'refresh', 'users', 'streams', 'protection'];
+const SECTION_ALIASES = { all: SECTIONS, foundation: ['startup', 'healthz'], oidc: ['token', 'pg', 'read', 'login', 'refresh'], mgmt: ['users'], events: ['protection'] };
 const START_DEADLINE_MS = 30_000;
 
 function intSetting(name, fallback, min, max) {
@@ -644,6 +658,8 @@ async function main() {
   const login = has('login') ? await measureLogin(harness) : undefined;
   const refresh = has('refresh') ? await measureRefresh(harness) : undefined;
   const users = has('users') ? await measureUsers(harness) : undefined;
+  const streams = has('streams') ? await measureStreams(harness) : undefined;
+  const protection = has('protection') ? await measureProtection(harness) : undefined;
   machine.loadavgEnd = loadavg().map((n) => n.toFixed(2)).join(' ');
   machine.benchSeconds = (performance.now() - startedAt) / 1000;
 
@@ -652,8 +668,10 @@ async function main() {
   if (login) summary.login = summarizeLogin(login, GOALS);
   if (refresh) summary.refresh = summarizeRefresh(refresh, GOALS);
   if (users) summary.users = summarizeUsers(users, GOALS);
-  const report = { machine, settings, goals: GOALS, build, summary, startup, runs, authApi, login, refresh, users, warnings };
-  process.stdout.write('\n' + renderMarkdown(report));
+  if (streams) summary.streams = summarizeStreams(streams, GOALS);
+  if (protection) summary.protection = summarizeProtection(protection, GOALS);
+  const report = { machine, settings, goals: GOALS, build, summary, startup, runs, authApi, login, refresh, users, streams, protection, warnings };
+  process.stdout.write('\n' + renderMarkdown(report) + (streams ? renderStreams(streams, summary.streams, GOALS, settings) : '') + (protection ? renderProtection(protection, summary.protection, GOALS, settings) : ''));
   const resultsDir = join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   // latest.json for tools; a dated copy so that a later run does not erase this one.
