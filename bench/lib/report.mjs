@@ -245,7 +245,7 @@ function renderUsers({ settings, summary, goals, users: out }) {
   for (const skip of out.skipped) lines.push(`- Not measured: ${backendName(skip.backend)} at ${int(skip.size)} users (${skip.why})`);
   lines.push(
     '',
-    'Seeding (wall time of the seed script; inserted in transactions of 5,000 users, one users + user_identities + password_credentials row each and the user's user_metadata_values facts):',
+    'Seeding (wall time of the seed script; inserted in transactions of 5,000 users, one users + user_identities + password_credentials row each plus the user_metadata_values facts of each):',
     '',
     '| Backend | Users | seeding s | insert / indexes (how many) / ANALYZE s | users/s inserted | database | users table with its indexes | matches: email / name / plan |',
     '|---|--:|--:|---|--:|--:|--:|---|',
