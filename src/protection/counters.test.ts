@@ -95,6 +95,33 @@ for (const backend of COUNTER_BACKENDS) {
       );
       expect(outcomes.every(Boolean)).toBe(true);
     });
+
+    it('gate: a waiting attempt is woken by the one that finishes on this node, not by polling', async () => {
+      // A poll far longer than the test: only wake-ups can move the waiters.
+      const store = storeOf(backend);
+      let adds = 0;
+      const counting: typeof store = {
+        ...store,
+        counter(name, windowSeconds) {
+          const inner = store.counter(name, windowSeconds);
+          return { ...inner, add: (key, points) => (adds++, inner.add(key, points)) };
+        },
+      };
+      const gate = new AttemptGate(counting, 'gate-wake', 60, { pollMs: 60_000, maxWaitMs: 120_000 });
+      const outcomes = await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const admission = await gate.enter('pair', 4);
+          if (admission.admitted) {
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            await gate.reset('pair');
+          }
+          return admission.admitted;
+        }),
+      );
+      expect(outcomes.every(Boolean)).toBe(true);
+      // Each of the 36 that waited looked again about once per wake-up: no busy loop.
+      expect(adds).toBeLessThan(40 * 3);
+    });
   });
 }
 
