@@ -3,6 +3,7 @@ import { compileSearch, type SearchDialectName, type SearchSchema } from '../sea
 import { parseSearchQuery } from '../search/lucene.js';
 import { decodeJson, encodeJson } from '../storage/codec.js';
 import { isoNow, type Runtime } from '../storage/runtime.js';
+import { precompiled } from '../storage/precompiled.js';
 import type { Executor } from '../storage/transaction.js';
 
 /** A log event in Auth0's shape (GET /api/v2/logs). */
@@ -223,7 +224,6 @@ export interface TenantLogEvent {
 }
 
 /** Rows per INSERT statement: 17 parameters each stays far below SQLite's and PostgreSQL's limits. */
-const INSERT_CHUNK = 500;
 
 /**
  * A log id: "90", the time in ms (15 digits), 16 random bytes in hex. Stable
@@ -288,25 +288,41 @@ export async function insertLogEvents(db: Executor, runtime: Runtime, events: re
       else byTenant.set(tenantId, [i]);
     });
     const written: Array<{ seq: number; event: LogEvent }> = new Array(events.length);
-    const rows = [];
     for (const tenantId of [...byTenant.keys()].sort()) {
       const indexes = byTenant.get(tenantId) as number[];
-      const { last_seq } = await trx
-        .insertInto('log_sequences')
-        .values({ tenant_id: tenantId, last_seq: indexes.length })
-        .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ last_seq: sql`log_sequences.last_seq + excluded.last_seq` }))
-        .returning('last_seq')
-        .executeTakeFirstOrThrow();
-      let seq = Number(last_seq) - indexes.length;
+      const [taken] = await takeSequence(trx, tenantId, indexes.length);
+      let seq = Number(taken?.last_seq) - indexes.length;
       for (const i of indexes) {
         seq += 1;
         const event = rowOf((events[i] as TenantLogEvent).event, runtime);
         written[i] = { seq, event };
-        rows.push({ ...event, tenant_id: tenantId, tenant_seq: seq, details: encodeJson(event.details) });
+        await insertOne(trx, tenantId, seq, ...INSERTED.map((column) => event[column]), encodeJson(event.details));
       }
     }
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('log_events').values(rows.slice(i, i + INSERT_CHUNK)).execute();
     return written;
   };
   return db.isTransaction ? work(db) : db.transaction().execute(work);
 }
+
+// The log writer's statements, compiled once (src/storage/precompiled.ts):
+// one insert per event costs less than compiling a multi-row insert per batch.
+const takeSequence = precompiled(
+  (db, tenantId, count) =>
+    db
+      .insertInto('log_sequences')
+      .values({ tenant_id: tenantId, last_seq: count as unknown as number })
+      .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ last_seq: sql`log_sequences.last_seq + excluded.last_seq` }))
+      .returning('last_seq'),
+  2,
+);
+const INSERTED = ['log_id', 'date', 'type', 'description', 'ip', 'user_agent', 'client_id', 'client_name', 'user_id', 'user_name', 'connection', 'connection_id', 'audience', 'scope', 'strategy'] as const;
+const insertOne = precompiled(
+  (db, tenantId, tenantSeq, ...values) =>
+    db.insertInto('log_events').values({
+      tenant_id: tenantId,
+      tenant_seq: tenantSeq as unknown as number,
+      ...(Object.fromEntries(INSERTED.map((column, i) => [column, values[i]])) as Record<(typeof INSERTED)[number], string>),
+      details: values[INSERTED.length] as string,
+    }),
+  2 + INSERTED.length + 1,
+);

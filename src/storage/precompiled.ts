@@ -11,19 +11,24 @@ interface Template {
 }
 
 /**
- * A hot read built with Kysely once per executor and then reused: `build`
- * runs with placeholder strings for the arguments, the compiled SQL is kept,
- * and each call only binds the new values (Kysely otherwise rebuilds and
- * recompiles the query on every call — a sizeable part of a small read's CPU).
- * The query must be the same for every argument value (no branching on the
- * arguments), and every argument must reach the query as a bound parameter;
- * both are checked when the template is made.
+ * A hot statement built with Kysely once per dialect and then reused:
+ * `build` runs with placeholder strings for the arguments, the compiled SQL
+ * is kept, and each call only binds the new values (Kysely otherwise rebuilds
+ * and recompiles the query on every call — a sizeable part of a small
+ * statement's CPU). The query must be the same for every argument value (no
+ * branching on the arguments), and every argument must reach the query as a
+ * bound parameter; both are checked when the template is made. Templates are
+ * kept per dialect adapter, which a database and its transactions share, so
+ * a statement run inside transactions is compiled once too. Arguments are
+ * bound as given (numbers stay numbers); `build` sees strings, so a number
+ * column takes its placeholder through a cast.
  */
 export function precompiled<R>(build: (db: Executor, ...args: string[]) => Compilable<R>, arity: number) {
-  const templates = new WeakMap<Executor, Template>();
+  const templates = new WeakMap<object, Template>();
 
   function template(db: Executor): Template {
-    let found = templates.get(db);
+    const dialect = db.getExecutor().adapter;
+    let found = templates.get(dialect);
     if (found) return found;
     const placeholders = Array.from({ length: arity }, (_, i) => sentinel(i));
     const compiled = build(db, ...placeholders).compile();
@@ -35,11 +40,11 @@ export function precompiled<R>(build: (db: Executor, ...args: string[]) => Compi
       if (!slots.some((slot) => 'arg' in slot && slot.arg === i)) throw new Error(`precompiled query: argument ${i} is not a bound parameter`);
     }
     found = { sql: compiled.sql, slots };
-    templates.set(db, found);
+    templates.set(dialect, found);
     return found;
   }
 
-  return async function execute(db: Executor, ...args: string[]): Promise<R[]> {
+  return async function execute(db: Executor, ...args: unknown[]): Promise<R[]> {
     if (args.length !== arity) throw new Error(`precompiled query: expected ${arity} arguments, got ${args.length}`);
     const { sql, slots } = template(db);
     const parameters = slots.map((slot) => ('arg' in slot ? args[slot.arg] : slot.value));
