@@ -41,9 +41,20 @@ const SIGNUP_POSTS = new Set(['/u/login/signup', '/dbconnections/signup']);
  * kept for the password grants. Other requests pay one string comparison.
  */
 export function installProtectionHooks(app: FastifyInstance, protection: AttackProtection): void {
-  app.addHook('onRequest', async function attackProtection(request, reply) {
+  // Callback style: requests of no protected family (discovery, JWKS, pages)
+  // leave at once, without a promise.
+  app.addHook('onRequest', function attackProtection(request, reply, done) {
     const family = familyOf(request.method, request.url);
-    if (family === undefined) return;
+    if (family === undefined) return done();
+    protect(request, reply, family).then(
+      // An answered request (429) must not go on: done() only when it was let through.
+      (answered) => (answered ? undefined : done()),
+      (error: unknown) => done(error as Error),
+    );
+  });
+
+  /** Applies the family's protections; true when it answered the request itself (a 429). */
+  async function protect(request: FastifyRequest, reply: FastifyReply, family: RateLimitFamily): Promise<boolean> {
     const { tenant } = request.tenantContext as RequestTenant;
     if (family === 'token') rememberClientIp(request.raw, request.ip);
     const verdict = await protection.rateLimits.check(family, tenant.id);
@@ -61,13 +72,17 @@ export function installProtectionHooks(app: FastifyInstance, protection: AttackP
           });
         }
         protection.onRateLimited();
-        return refuse(request, reply, family, verdict.retryAfterSeconds, RATE_LIMITED, 'too_many_requests');
+        refuse(request, reply, family, verdict.retryAfterSeconds, RATE_LIMITED, 'too_many_requests');
+        return true;
       }
     }
     if (family === 'login' && SIGNUP_POSTS.has(request.url.split('?')[0] as string)) {
       const throttled: Throttled | undefined = await protection.guardSignup(tenant, request.ip);
-      if (throttled) return refuse(request, reply, family, throttled.retryAfterSeconds, SUSPICIOUS_IP_MESSAGE, 'too_many_attempts');
+      if (throttled) {
+        refuse(request, reply, family, throttled.retryAfterSeconds, SUSPICIOUS_IP_MESSAGE, 'too_many_attempts');
+        return true;
+      }
     }
-    return undefined;
-  });
+    return false;
+  }
 }
