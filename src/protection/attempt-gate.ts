@@ -1,5 +1,11 @@
 import type { Counter, CounterStore } from './counters.js';
 
+interface LocalKey {
+  entering: number;
+  finished: number;
+  readonly waiting: Array<() => void>;
+}
+
 export type Admission = { readonly admitted: true; readonly attempt: number } | { readonly admitted: false; readonly retryAfterMs: number };
 
 export interface AttemptGateOptions {
@@ -43,8 +49,8 @@ export class AttemptGate {
   readonly #failures: Counter;
   readonly #pollMs: number;
   readonly #maxWaitMs: number;
-  /** Attempts of this node waiting per key, oldest first. */
-  readonly #waiting = new Map<string, Array<() => void>>();
+  /** Keys with attempts entering on this node: how many, how many attempts finished since, who waits (oldest first). */
+  readonly #local = new Map<string, LocalKey>();
 
   constructor(store: CounterStore, name: string, windowSeconds: number, options: AttemptGateOptions = {}) {
     this.#attempts = store.counter(`${name}:attempts`, windowSeconds);
@@ -55,38 +61,61 @@ export class AttemptGate {
 
   async enter(key: string, max: number): Promise<Admission> {
     const deadline = Date.now() + this.#maxWaitMs;
-    for (;;) {
-      const added = await this.#attempts.add(key);
-      // The first point of a window: failures left from an earlier window no longer count.
-      if (added.count === 1) await this.#failures.reset(key);
-      if (added.count <= max) return { admitted: true, attempt: added.count };
-      await this.#attempts.subtract(key);
-      const failures = await this.#failures.get(key);
-      if (failures.count >= max || Date.now() >= deadline) return { admitted: false, retryAfterMs: Math.max(added.resetInMs, 1000) };
-      await this.#wait(key, Math.min(this.#pollMs, Math.max(1, deadline - Date.now())));
+    const local = this.#join(key);
+    try {
+      for (;;) {
+        const seen = local.finished;
+        const added = await this.#attempts.add(key);
+        // The first point of a window: failures left from an earlier window no longer count.
+        if (added.count === 1) await this.#failures.reset(key);
+        if (added.count <= max) return { admitted: true, attempt: added.count };
+        await this.#attempts.subtract(key);
+        const failures = await this.#failures.get(key);
+        if (failures.count >= max || Date.now() >= deadline) return { admitted: false, retryAfterMs: Math.max(added.resetInMs, 1000) };
+        // An attempt that finished while this one was looking would not wake it: look again at once.
+        if (local.finished !== seen) continue;
+        await this.#wait(local, Math.min(this.#pollMs, Math.max(1, deadline - Date.now())));
+      }
+    } finally {
+      this.#leave(key, local);
     }
   }
 
-  /** Until an attempt of `key` finishes on this node, or `ms` pass. */
-  #wait(key: string, ms: number): Promise<void> {
+  /** This node's bookkeeping of a key while attempts of it are entering. */
+  #join(key: string): LocalKey {
+    let local = this.#local.get(key);
+    if (!local) {
+      local = { entering: 0, finished: 0, waiting: [] };
+      this.#local.set(key, local);
+    }
+    local.entering++;
+    return local;
+  }
+
+  #leave(key: string, local: LocalKey): void {
+    if (--local.entering === 0 && this.#local.get(key) === local) this.#local.delete(key);
+  }
+
+  /** Until an attempt of the key finishes on this node, or `ms` pass. */
+  #wait(local: LocalKey, ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const queue = this.#waiting.get(key) ?? [];
-      if (queue.length === 0) this.#waiting.set(key, queue);
       const wake = () => {
         clearTimeout(timer);
-        const i = queue.indexOf(wake);
-        if (i >= 0) queue.splice(i, 1);
-        if (queue.length === 0 && this.#waiting.get(key) === queue) this.#waiting.delete(key);
+        const i = local.waiting.indexOf(wake);
+        if (i >= 0) local.waiting.splice(i, 1);
         resolve();
       };
       const timer = setTimeout(wake, ms);
-      queue.push(wake);
+      local.waiting.push(wake);
     });
   }
 
-  /** An attempt of `key` finished: the longest-waiting one looks again. */
+  /** An attempt of `key` finished: counted for those looking, and the longest-waiting one looks again. */
   #wakeOne(key: string): void {
-    this.#waiting.get(key)?.[0]?.();
+    const local = this.#local.get(key);
+    if (!local) return;
+    local.finished++;
+    local.waiting[0]?.();
   }
 
   /** Records the failure of an admitted attempt; returns the failures counted in the window. */
