@@ -187,6 +187,20 @@ describeEachBackend('security log events from real flows', (backend) => {
     ]);
   });
 
+  it('commits a password login and its token exchange (s + sepft) in one log transaction', async () => {
+    const batches = async () => {
+      const text = await (await fetch(`${issuer}metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      return { count: value('portcullis_log_writer_batch_size_count'), sum: value('portcullis_log_writer_batch_size_sum') };
+    };
+    const before = await batches();
+    const login = await tokenRequest({ grant_type: PASSWORD_REALM_GRANT, client_id: web.clientId, client_secret: web.clientSecret, username: 'jane@example.test', password: PASSWORD, realm: REALM, audience: API, scope: 'openid read:orders' });
+    expect(login.status).toBe(200);
+    const after = await batches();
+    expect(after).toEqual({ count: before.count + 1, sum: before.sum + 2 });
+    expect((await newEvents()).map((e) => e.type)).toEqual(['s', 'sepft']);
+  });
+
   it('signup on the login page and at /dbconnections/signup: ss, and fs with the reason but never the password', async () => {
     const browser = new HttpBrowser();
     const started = await flow.authorize(browser, rp, { screen_hint: 'signup' });

@@ -1,7 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { EventBus, LogEventType, SecurityEvent } from '../events/bus.js';
-import { installSecurityEventBarrier, securityEventsOf } from './engine-middleware.js';
+import { holdSecurityEvent, installSecurityEventBarrier } from './engine-middleware.js';
 
 const GRANT_EVENTS: Record<string, readonly [LogEventType, LogEventType]> = {
   authorization_code: ['seacft', 'feacft'],
@@ -44,19 +44,18 @@ const silent = (params: Record<string, unknown>) => str(params.prompt)?.split(' 
 /**
  * Feeds the engine's events into the event bus: token exchanges and their
  * failures (a rotated refresh token presented again is `ferrt`), silent
- * authentication (prompt=none), RP-initiated logout. Each publish promise is
- * attached to the request and awaited before its answer leaves
- * (installSecurityEventBarrier), so the engine never answers a request whose
- * event was lost. Unexpected engine errors go to the log.
+ * authentication (prompt=none), RP-initiated logout. Each event is held by
+ * its request and committed, with the request's others, before the answer
+ * leaves (installSecurityEventBarrier), so the engine never answers a request
+ * whose event was lost. Unexpected engine errors go to the log.
  */
 export function forwardEngineEvents(provider: Provider, tenantId: string, bus: EventBus, logError: (message: string, error: unknown) => void): void {
-  installSecurityEventBarrier(provider, logError);
+  installSecurityEventBarrier(provider, bus, logError);
   const publish = (ctx: KoaContextWithOIDC, event: SecurityEvent) => {
-    const promise = bus.publish(event);
-    const pending = securityEventsOf(ctx);
-    if (pending) pending.push(promise);
+    // In a request: held, and published with the request's other events before its answer leaves.
+    if (holdSecurityEvent(ctx, event)) return;
     // Only outside a request (never for the events below); logged, not lost silently.
-    else promise.catch((error: unknown) => logError('security event not recorded', error));
+    bus.publish(event).catch((error: unknown) => logError('security event not recorded', error));
   };
   const tokenFailure = (ctx: KoaContextWithOIDC, error: EngineError) => {
     const { params, ...facts } = requestFacts(ctx);

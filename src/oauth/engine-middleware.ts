@@ -1,4 +1,5 @@
 import type Provider from 'oidc-provider';
+import type { EventBus, SecurityEvent } from '../events/bus.js';
 import { ACCESS_TOKEN_SCOPE_STATE } from './access-token-claims.js';
 
 const GRANT_NOT_ALLOWED = 'requested grant type is not allowed for this client';
@@ -46,31 +47,52 @@ export function installEngineMiddleware(provider: Provider, introspectionPath: s
 }
 
 /** The publish promises of a request's security events, awaited before it is answered. */
-const PENDING_EVENTS = new WeakMap<object, Promise<void>[]>();
+const HELD_EVENTS = new WeakMap<object, SecurityEvent[]>();
 
-/** Where engine event listeners put their publish promises (undefined outside a request). */
-export function securityEventsOf(ctx: object): Promise<void>[] | undefined {
-  return PENDING_EVENTS.get(ctx);
+/**
+ * Holds an event of the request until its answer is ready, to be published
+ * with the request's other held events in one turn of the event loop — so
+ * the log writer commits them together (a password-grant login's `s` and
+ * `sepft` in one transaction, not two). False outside a request: publish it
+ * yourself.
+ */
+export function holdSecurityEvent(ctx: object, event: SecurityEvent): boolean {
+  const held = HELD_EVENTS.get(ctx);
+  if (!held) return false;
+  held.push(event);
+  return true;
 }
 
 /**
  * Holds every engine answer until the security events of its request are
  * committed (decision 011): the engine emits its events (token issued,
- * logout, silent authentication) during `next()`, its listeners attach the
- * publish promises to the request, and the answer leaves only after they
- * settle. A failed write turns the answer into a 500 with nothing of the
- * original response (no token, no redirect, no cookie), so a client never
- * holds a token whose issuance is missing from the log. The state change
- * (a stored token, an ended session) may have happened: the client sees a
- * failure, as for any server error after a commit.
+ * logout, silent authentication) during `next()`, its listeners hold them
+ * (holdSecurityEvent), and the answer leaves only after they are committed:
+ * held events are published here,
+ * together, once the engine has answered (or failed). A failed write turns
+ * the answer into a 500 with nothing of the original response (no token, no
+ * redirect, no cookie), so a client never holds a token whose issuance is
+ * missing from the log. The state change (a stored token, an ended session)
+ * may have happened: the client sees a failure, as for any server error
+ * after a commit.
  */
-export function installSecurityEventBarrier(provider: Provider, logError: (message: string, error: unknown) => void): void {
+export function installSecurityEventBarrier(provider: Provider, bus: EventBus, logError: (message: string, error: unknown) => void): void {
   provider.use(async function securityEventsBeforeAnswer(ctx, next) {
-    const pending: Promise<void>[] = [];
-    PENDING_EVENTS.set(ctx, pending);
-    await next();
-    if (pending.length === 0) return;
-    const failed = (await Promise.allSettled(pending)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const held: SecurityEvent[] = [];
+    HELD_EVENTS.set(ctx, held);
+    let thrown: { error: unknown } | undefined;
+    try {
+      await next();
+    } catch (error) {
+      thrown = { error };
+    }
+    HELD_EVENTS.delete(ctx);
+    const pending = held.map((event) => bus.publish(event));
+    const failed = pending.length === 0 ? undefined : (await Promise.allSettled(pending)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (thrown) {
+      if (failed) logError('security event not recorded', failed.reason);
+      throw thrown.error;
+    }
     if (!failed) return;
     logError('security event not recorded; answering 500', failed.reason);
     for (const name of Object.keys(ctx.response.headers)) ctx.remove(name);

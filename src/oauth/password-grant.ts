@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { errors, type KoaContextWithOIDC, type ResourceServer as EngineResourceServer } from 'oidc-provider';
 import type Provider from 'oidc-provider';
+import type { SecurityEvent } from '../events/bus.js';
+import { holdSecurityEvent } from './engine-middleware.js';
 
 /** Auth0's Resource Owner Password grants (off unless a client lists them in `grant_types`). */
 export const PASSWORD_GRANT = 'password';
@@ -16,7 +18,12 @@ export type PasswordCheck = { ok: true; userId: string } | { ok: false; reason: 
 
 export interface PasswordGrantDeps {
   /** Checks the credentials against a database connection (the realm); costs one argon2 verify on every path. */
-  readonly authenticate: (input: { connection: string; username: string; password: string; ip: string; clientId: string; userAgent?: string; audience?: string; scope?: string }) => Promise<PasswordCheck>;
+  /**
+   * Checks the password. `hold` keeps a security event of this request to be
+   * published with the request's others before the answer leaves (one
+   * commit for the login and the token exchange); false outside a request.
+   */
+  readonly authenticate: (input: { connection: string; username: string; password: string; ip: string; clientId: string; userAgent?: string; audience?: string; scope?: string; hold: (event: SecurityEvent) => boolean }) => Promise<PasswordCheck>;
   /**
    * The end user's IP: the one Fastify resolved under TRUST_PROXY, or the
    * `auth0-forwarded-for` header of a client trusted to send it (src/protection/client-ip.ts).
@@ -70,7 +77,17 @@ export function registerPasswordGrants(provider: Provider, deps: PasswordGrantDe
       // The API is checked before the password, so that a bad request costs no hash.
       const resourceServer = audience ? new provider.ResourceServer(audience, await deps.resourceServerInfo(ctx, audience, client)) : undefined;
 
-      const check = await deps.authenticate({ connection, username: params.username as string, password: params.password as string, ip: await deps.clientIp(ctx, client.clientId), clientId: client.clientId, userAgent: ctx.get('user-agent') || undefined, audience, scope: params.scope });
+      const check = await deps.authenticate({
+        connection,
+        username: params.username as string,
+        password: params.password as string,
+        ip: await deps.clientIp(ctx, client.clientId),
+        clientId: client.clientId,
+        userAgent: ctx.get('user-agent') || undefined,
+        audience,
+        scope: params.scope,
+        hold: (event) => holdSecurityEvent(ctx, event),
+      });
       if (!check.ok) {
         if (check.retryAfterSeconds !== undefined) ctx.set('retry-after', String(check.retryAfterSeconds));
         throw refusal(check.reason, connection);

@@ -4,7 +4,7 @@ import { brandingOf, newNonce } from '../login/page-reply.js';
 import { errorPage, loggedOutPage, logoutConfirmPage } from '../login/views.js';
 import type { Config } from '../config/config.js';
 import type { ClientsService } from '../clients/service.js';
-import type { EventBus } from '../events/bus.js';
+import type { EventBus, SecurityEvent } from '../events/bus.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { KeySet } from '../keys/service.js';
 import type { Database } from '../storage/database.js';
@@ -254,8 +254,12 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
   installEngineMiddleware(provider, AUTH0_ROUTES.introspection);
   installJwtUserinfo(provider, { issuer, jwks: { keys: keys.jwks as never }, algorithms: ['RS256', 'ES256', 'EdDSA'], findAccount });
   registerPasswordGrants(provider, {
-    authenticate: async ({ connection, username, password, ip, clientId, userAgent, audience, scope }) => {
+    authenticate: async ({ connection, username, password, ip, clientId, userAgent, audience, scope, hold }) => {
       const loginEvent = { tenantId: tenant.id, identifier: username, clientId, ip, userAgent, audience, scope };
+      // The login's own event (s, f, fp, fu) is written with the token exchange's, in one commit, before the answer.
+      const record = async (event: SecurityEvent) => {
+        if (!hold(event)) await deps.events.publish(event);
+      };
       // Brute-force and suspicious-IP protection count the attempt before the password is checked (src/protection).
       const result = await deps.protection.guardLogin({ tenant, connection, identifier: username, ip, clientId, userAgent }, async () => {
         try {
@@ -266,20 +270,20 @@ export function createTenantProvider(deps: ProviderDeps, tenant: Tenant, issuer:
         }
       });
       if ('retryAfterSeconds' in result) {
-        await deps.events.publish(passwordLoginEvent({ ok: false, reason: result.reason }, loginEvent));
+        await record(passwordLoginEvent({ ok: false, reason: result.reason }, loginEvent));
         return result;
       }
       if (!result.ok && result.reason === 'unknown_connection') return { ok: false, reason: 'unknown_connection' };
       if (result.ok) {
         const userId = result.user.user_id;
         if (await deps.protection.breached.atLogin({ tenant, password, userId, userName: username, connection, ip, clientId, userAgent })) {
-          await deps.events.publish(passwordLoginEvent({ ok: false, reason: 'password_leaked', userId, connection: result.connection }, loginEvent));
+          await record(passwordLoginEvent({ ok: false, reason: 'password_leaked', userId, connection: result.connection }, loginEvent));
           return { ok: false, reason: 'password_leaked' };
         }
-        await deps.events.publish(passwordLoginEvent({ ok: true, userId, email: result.user.email, connection: result.connection }, loginEvent));
+        await record(passwordLoginEvent({ ok: true, userId, email: result.user.email, connection: result.connection }, loginEvent));
         return { ok: true, userId };
       }
-      await deps.events.publish(passwordLoginEvent({ ok: false, reason: result.reason, userId: result.user?.user_id, connection: result.connection }, loginEvent));
+      await record(passwordLoginEvent({ ok: false, reason: result.reason, userId: result.user?.user_id, connection: result.connection }, loginEvent));
       return { ok: false, reason: result.reason };
     },
     clientIp: async (ctx, clientId) => passwordGrantIp(ctx.req, ctx.ip, ctx.get('auth0-forwarded-for') || undefined, (await cachedClient(clientId))?.ipHeaderTrusted === true),
