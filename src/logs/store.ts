@@ -280,33 +280,44 @@ function rowOf(event: NewLogEvent, runtime: Runtime): LogEvent {
  */
 export async function insertLogEvents(db: Executor, runtime: Runtime, events: readonly TenantLogEvent[]): Promise<Array<{ seq: number; event: LogEvent }>> {
   if (events.length === 0) return [];
+  const byTenant = new Map<string, number[]>();
+  events.forEach(({ tenantId }, i) => {
+    const list = byTenant.get(tenantId);
+    if (list) list.push(i);
+    else byTenant.set(tenantId, [i]);
+  });
+  const written: Array<{ seq: number; event: LogEvent }> = new Array(events.length);
+  const rowsOf = (indexes: readonly number[]) => indexes.map((i) => rowOf((events[i] as TenantLogEvent).event, runtime));
+  const record = (indexes: readonly number[], rows: readonly LogEvent[], lastSeq: number) =>
+    indexes.forEach((i, k) => (written[i] = { seq: lastSeq - indexes.length + k + 1, event: rows[k] as LogEvent }));
+
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    // One statement per tenant takes the numbers and inserts the rows (one
+    // round trip, the sequence row locked only for that statement); one
+    // tenant outside a transaction needs no transaction of its own.
+    const work = async (executor: Executor) => {
+      for (const tenantId of [...byTenant.keys()].sort()) {
+        const indexes = byTenant.get(tenantId) as number[];
+        const rows = rowsOf(indexes);
+        record(indexes, rows, await insertManyPostgres(executor, tenantId, rows));
+      }
+    };
+    if (db.isTransaction || byTenant.size === 1) await work(db);
+    else await db.transaction().execute(work);
+    return written;
+  }
   const work = async (trx: Executor) => {
-    const byTenant = new Map<string, number[]>();
-    events.forEach(({ tenantId }, i) => {
-      const list = byTenant.get(tenantId);
-      if (list) list.push(i);
-      else byTenant.set(tenantId, [i]);
-    });
-    const written: Array<{ seq: number; event: LogEvent }> = new Array(events.length);
-    const postgres = trx.getExecutor().adapter instanceof PostgresAdapter;
     for (const tenantId of [...byTenant.keys()].sort()) {
       const indexes = byTenant.get(tenantId) as number[];
+      const rows = rowsOf(indexes);
       const [taken] = await takeSequence(trx, tenantId, indexes.length);
-      let seq = Number(taken?.last_seq) - indexes.length;
-      const rows: Array<{ seq: number; event: LogEvent }> = indexes.map((i) => {
-        seq += 1;
-        const row = { seq, event: rowOf((events[i] as TenantLogEvent).event, runtime) };
-        written[i] = row;
-        return row;
-      });
-      // One statement of constant text for the tenant's rows: on PostgreSQL a
-      // round trip per row would hold the tenant's sequence lock longer, and
-      // on SQLite each statement through Kysely costs more than the insert.
-      await (postgres ? insertManyPostgres(trx, tenantId, rows) : insertManySqlite(trx, tenantId, rows));
+      const lastSeq = Number(taken?.last_seq);
+      record(indexes, rows, lastSeq);
+      await insertManySqlite(trx, tenantId, rows, lastSeq - indexes.length + 1);
     }
-    return written;
   };
-  return db.isTransaction ? work(db) : db.transaction().execute(work);
+  await (db.isTransaction ? work(db) : db.transaction().execute(work));
+  return written;
 }
 
 // The log writer's statements, compiled once (src/storage/precompiled.ts):
@@ -321,29 +332,45 @@ const takeSequence = precompiled(
   2,
 );
 /**
- * PostgreSQL: a tenant's rows in one `insert … select from unnest(arrays)`
- * whose text never changes (node-postgres sends JavaScript arrays as array
- * parameters), so it is neither rebuilt nor re-planned per batch size.
+ * PostgreSQL: a tenant's numbers and rows in one statement — the sequence
+ * upsert and an `insert … select from unnest(arrays)` — whose text never
+ * changes (node-postgres sends JavaScript arrays as array parameters), so it
+ * is neither rebuilt nor re-planned per batch size. Returns the last number
+ * taken.
  */
-async function insertManyPostgres(db: Executor, tenantId: string, rows: ReadonlyArray<{ seq: number; event: LogEvent }>): Promise<void> {
-  const columns = INSERTED.map((column) => rows.map(({ event }) => event[column]));
-  const details = rows.map(({ event }) => encodeJson(event.details));
-  await db.executeQuery(CompiledQuery.raw(INSERT_MANY_POSTGRES, [tenantId, rows.map((r) => r.seq), ...columns, details]));
+async function insertManyPostgres(db: Executor, tenantId: string, rows: readonly LogEvent[]): Promise<number> {
+  const columns = INSERTED.map((column) => rows.map((event) => event[column]));
+  const details = rows.map((event) => encodeJson(event.details));
+  const result = await db.executeQuery<{ last_seq: string | number }>(CompiledQuery.raw(INSERT_MANY_POSTGRES, [tenantId, rows.length, ...columns, details]));
+  const [taken] = result.rows;
+  if (!taken) throw new Error('log write returned no sequence');
+  return Number(taken.last_seq);
 }
 
 
 const INSERTED = ['log_id', 'date', 'type', 'description', 'ip', 'user_agent', 'client_id', 'client_name', 'user_id', 'user_name', 'connection', 'connection_id', 'audience', 'scope', 'strategy'] as const;
 const INSERT_MANY_POSTGRES = (() => {
-  const names = ['tenant_seq', ...INSERTED, 'details'];
-  const types = ['bigint', ...INSERTED.map(() => 'text'), 'text'];
-  const arrays = types.map((type, i) => `$${i + 2}::${type}[]`).join(', ');
-  const quoted = names.map((name) => `"${name}"`);
-  const selected = quoted.map((name) => (name === '"details"' ? `u.${name}::jsonb` : `u.${name}`)).join(', ');
-  return `insert into "log_events" ("tenant_id", ${quoted.join(', ')}) select $1, ${selected} from unnest(${arrays}) as u(${quoted.join(', ')})`;
+  const names = [...INSERTED, 'details'].map((name) => `"${name}"`);
+  const arrays = names.map((_, i) => `$${i + 3}::text[]`).join(', ');
+  const selected = names.map((name) => (name === '"details"' ? `u.${name}::jsonb` : `u.${name}`)).join(', ');
+  // The tenant's range of numbers and its rows in one statement: the
+  // sequence row stays locked until this statement's transaction commits.
+  return [
+    'with "taken" as (',
+    '  insert into "log_sequences" ("tenant_id", "last_seq") values ($1, $2)',
+    '  on conflict ("tenant_id") do update set "last_seq" = "log_sequences"."last_seq" + excluded."last_seq"',
+    '  returning "last_seq"',
+    '), "inserted" as (',
+    `  insert into "log_events" ("tenant_id", "tenant_seq", ${names.join(', ')})`,
+    `  select $1, "taken"."last_seq" - $2 + u."ord", ${selected}`,
+    `  from "taken", unnest(${arrays}) with ordinality as u(${names.join(', ')}, "ord")`,
+    ')',
+    'select "last_seq" from "taken"',
+  ].join('\n');
 })();
 /** SQLite: the rows as one JSON array parameter, unpacked by json_each (the `details` text kept as written). */
-async function insertManySqlite(db: Executor, tenantId: string, rows: ReadonlyArray<{ seq: number; event: LogEvent }>): Promise<void> {
-  const json = JSON.stringify(rows.map(({ seq, event }) => [seq, ...INSERTED.map((column) => event[column]), encodeJson(event.details)]));
+async function insertManySqlite(db: Executor, tenantId: string, rows: readonly LogEvent[], firstSeq: number): Promise<void> {
+  const json = JSON.stringify(rows.map((event, k) => [firstSeq + k, ...INSERTED.map((column) => event[column]), encodeJson(event.details)]));
   await db.executeQuery(CompiledQuery.raw(INSERT_MANY_SQLITE, [tenantId, json]));
 }
 
