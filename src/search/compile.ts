@@ -1,7 +1,7 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import { searchDialect, type SearchDialect, type SearchDialectName } from './dialect.js';
 import { SearchSyntaxError } from './errors.js';
-import { INDEXED_TEXT_MAX, sha256 } from './metadata-facts.js';
+import { indexedPath, indexedText } from './metadata-facts.js';
 import type { FieldRef, PrefixNode, RangeNode, SearchNode, TermNode } from './lucene.js';
 import { parseBoolean, parseDate, parseInteger } from './values.js';
 
@@ -114,7 +114,7 @@ class Compiler {
       if (path.length > MAX_METADATA_DEPTH) throw new SearchSyntaxError(`${root} paths are limited to ${MAX_METADATA_DEPTH} levels`, ref.position);
       const bad = path.findIndex((segment) => !METADATA_SEGMENT.test(segment));
       if (bad !== -1) throw new SearchSyntaxError(`"${ref.name}" is not a valid ${root} path (names are letters, digits, "_" and "-")`, ref.position);
-      return { kind: 'metadata', lookup: metadata[root] as MetadataLookup, path: path.join('.') };
+      return { kind: 'metadata', lookup: metadata[root] as MetadataLookup, path: indexedPath(path.join('.')) };
     }
     throw new SearchSyntaxError(`unknown field "${ref.name}"`, ref.position);
   }
@@ -196,7 +196,7 @@ class Compiler {
  * texts by hash: src/users/metadata-values.ts).
  */
 function metadataFacts(value: string): MetadataFact[] {
-  const facts: MetadataFact[] = [value.length > INDEXED_TEXT_MAX ? { kind: 'text_sha256', value: sha256(value) } : { kind: 'text', value }];
+  const facts: MetadataFact[] = [indexedText(value)];
   if (NUMERIC.test(value)) facts.push({ kind: 'number', value: String(Number(value)) });
   if (value === 'true' || value === 'false') facts.push({ kind: 'boolean', value });
   return facts;

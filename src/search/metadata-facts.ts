@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
  * skipped as Auth0 skips them) there is a text, number or boolean `value`, or
  * — kind `object` — a non-empty object (what `_exists_` finds). Numbers are
  * kept as JavaScript's canonical text of the number, so `3`, `3.0` and `3e0`
- * are one value; texts longer than INDEXED_TEXT_MAX are kept as their SHA-256
- * (kind `text_sha256`) so that every value fits a B-tree index entry.
+ * are one value; texts longer than INDEXED_TEXT_MAX bytes are kept as their
+ * SHA-256 (kind `text_sha256`), and such paths likewise (indexedPath), so
+ * that every row fits a B-tree index entry.
  */
 export interface MetadataValue {
   readonly path: string;
@@ -14,13 +15,35 @@ export interface MetadataValue {
   readonly value: string;
 }
 
-/** Longer texts are indexed by hash (a PostgreSQL B-tree entry holds at most ~2.7 kB). */
+/**
+ * Texts and paths longer than this many UTF-8 bytes are indexed by hash: a
+ * PostgreSQL B-tree entry holds at most ~2.7 kB, and metadata keys may be 255
+ * characters on up to 10 levels.
+ */
 export const INDEXED_TEXT_MAX = 256;
+
+const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
+
+/** A text value as stored and searched: itself, or its SHA-256 when too long to index. */
+export function indexedText(value: string): { kind: 'text' | 'text_sha256'; value: string } {
+  return bytes(value) > INDEXED_TEXT_MAX ? { kind: 'text_sha256', value: sha256(value) } : { kind: 'text', value };
+}
+
+/**
+ * A path as stored and searched: itself, or `$sha256:<hex>` when too long to
+ * index (no real path starts with `$`: metadata names may not).
+ */
+export function indexedPath(path: string): string {
+  return bytes(path) > INDEXED_TEXT_MAX ? `$sha256:${sha256(path)}` : path;
+}
 
 /** The facts of one metadata document, without duplicates. Nulls, empty objects and empty arrays are not searchable (Auth0). */
 export function metadataValues(document: Record<string, unknown>): MetadataValue[] {
   const found = new Map<string, MetadataValue>();
-  const add = (fact: MetadataValue) => found.set(`${fact.kind}\u0000${fact.path}\u0000${fact.value}`, fact);
+  const add = (fact: MetadataValue) => {
+    const stored = { ...fact, path: indexedPath(fact.path) };
+    found.set(`${stored.kind}\u0000${stored.path}\u0000${stored.value}`, stored);
+  };
   /** Returns whether anything searchable lies at or below `value`. */
   const walk = (path: string, value: unknown): boolean => {
     if (Array.isArray(value)) {
@@ -31,7 +54,7 @@ export function metadataValues(document: Record<string, unknown>): MetadataValue
     if (value === null || value === undefined) return false;
     switch (typeof value) {
       case 'string':
-        add(value.length > INDEXED_TEXT_MAX ? { path, kind: 'text_sha256', value: sha256(value) } : { path, kind: 'text', value });
+        add({ path, ...indexedText(value) });
         return true;
       case 'number':
         if (!Number.isFinite(value)) return false;

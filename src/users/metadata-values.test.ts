@@ -50,6 +50,21 @@ describeEachBackend('user metadata values (search facts kept with the user)', (b
     expect(await find(`user_metadata.bio:"${long}."`)).toEqual([]);
   });
 
+  it('indexes long paths and long multi-byte texts by hash, and still finds them exactly', async () => {
+    // Nine levels of 255-character names: a path of ~2.3 kB, which with its value would not fit a PostgreSQL B-tree entry.
+    const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((c) => c.repeat(255));
+    const deep = names.reduceRight<Record<string, unknown>>((inner, name) => ({ [name]: inner }), { leaf: 'found' } as Record<string, unknown>);
+    const wide = 'é'.repeat(200); // 200 characters, 400 bytes
+    const user = (await store().insert({ connectionId, provider: 'auth0', email: 'deep@example.test', appMetadata: deep, userMetadata: { note: wide } }))!;
+    // A query holds at most 2,000 characters: seven of these levels.
+    expect(await find(`_exists_:app_metadata.${names.slice(0, 7).join('.')}`)).toEqual(['deep@example.test']);
+    expect(await find(`app_metadata.${names.slice(0, 6).join('.')}.x:found`)).toEqual([]);
+    expect(await find(`user_metadata.note:"${wide}"`)).toEqual(['deep@example.test']);
+    expect(await find(`user_metadata.note:"${wide}x"`)).toEqual([]);
+    const stored = await ctx.database.db.selectFrom('user_metadata_values').select(['path', 'kind', 'value']).where('user_id', '=', user.user_id).execute();
+    expect(Math.max(...stored.map((r) => Buffer.byteLength(r.path) + Buffer.byteLength(r.value)))).toBeLessThanOrEqual(512);
+  });
+
   it('is filled for users that existed before migration 0009', async () => {
     const testDb = await createTestDatabase(backend);
     const database = openTestDatabase(testDb.config);
