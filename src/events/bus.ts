@@ -106,9 +106,7 @@ export class EventBus {
         this.onObserverError(error, event);
       }
     }
-    if (this.#durable.length === 0) return Promise.resolve();
-    const [only, ...more] = this.#durable;
-    if (only && more.length === 0) return Promise.resolve(only(event));
-    return Promise.all(this.#durable.map((listener) => listener(event))).then(() => undefined);
+    // A listener that throws synchronously rejects the promise like one that rejects.
+    return Promise.all(this.#durable.map(async (listener) => listener(event))).then(() => undefined);
   }
 }

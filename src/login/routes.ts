@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EventBus } from '../events/bus.js';
 import { passwordLoginEvent } from '../logs/login-events.js';
+import { BREACHED_AT_LOGIN } from '../protection/breached-detection.js';
+import { SUSPICIOUS_IP_MESSAGE } from '../protection/suspicious-ip.js';
 import { acceptFormBodies } from '../http/form-body.js';
 import { handOverResponse } from '../oauth/hand-over.js';
 import type { ProviderRegistry, TenantEngine } from '../oauth/provider-registry.js';
@@ -28,8 +30,8 @@ const REFUSALS: Record<LoginRefusal, { status: number; message: string }> = {
   wrong_credentials: { status: 400, message: WRONG_CREDENTIALS },
   blocked: { status: 400, message: 'Your account has been blocked. Contact the administrator.' },
   too_many_attempts: { status: 429, message: 'Your account has been blocked after multiple consecutive login attempts.' },
-  ip_blocked: { status: 429, message: 'We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator.' },
-  password_leaked: { status: 400, message: "This login attempt has been blocked because the password you're using was previously disclosed through a data breach (not in this application). Reset your password to sign in." },
+  ip_blocked: { status: 429, message: SUSPICIOUS_IP_MESSAGE },
+  password_leaked: { status: 400, message: `${BREACHED_AT_LOGIN} Reset your password to sign in.` },
 };
 
 export type AuthenticationResult = ({ ok: true; userId: string } | { ok: false; reason: LoginRefusal; retryAfterSeconds?: number }) & { readonly log?: LoginLogFacts };

@@ -8,7 +8,14 @@ const SECRET_KEYS = /^(password|new_?password|old_?password|client_?secret|secre
 const REDACTED = '[redacted]';
 const MAX_DEPTH = 6;
 
-/** A copy of `details` with credential-named keys redacted, at any depth (bounded). */
+/**
+ * PostgreSQL refuses NUL in text and jsonb: a NUL a caller typed (an
+ * identifier, a client_id) becomes U+FFFD, so it cannot fail the batch of
+ * events it is written with.
+ */
+export const withoutNul = (value: string): string => (value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value);
+
+/** A copy of `details` with credential-named keys redacted and NULs replaced, at any depth (bounded). */
 export function redactSecrets(details: Record<string, unknown>): Record<string, unknown> {
   return redactObject(details, 0);
 }
@@ -17,11 +24,11 @@ function redactValue(value: unknown, depth: number): unknown {
   if (depth > MAX_DEPTH) return REDACTED;
   if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1));
   if (value && typeof value === 'object') return redactObject(value as Record<string, unknown>, depth + 1);
-  return value;
+  return typeof value === 'string' ? withoutNul(value) : value;
 }
 
 function redactObject(object: Record<string, unknown>, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(object)) out[key] = SECRET_KEYS.test(key) ? REDACTED : redactValue(value, depth);
+  for (const [key, value] of Object.entries(object)) out[withoutNul(key)] = SECRET_KEYS.test(key) ? REDACTED : redactValue(value, depth);
   return out;
 }

@@ -102,6 +102,18 @@ describeEachBackend('log writer (the bus’s durable listener)', (backend) => {
     expect(written?.event.user_agent).toHaveLength(512);
   });
 
+  it('stores a NUL a caller typed as U+FFFD, so the events of its batch are not refused (PostgreSQL refuses NUL)', async () => {
+    const tenant = await createTenant(ctx.database, 'nul');
+    const { bus } = writerBus();
+    await Promise.all([
+      bus.publish({ tenantId: tenant.id, type: 'fu', userName: 'eve\u0000@example.test', clientId: 'cli\u0000', details: { ['key\u0000']: ['v\u0000'] } }),
+      bus.publish({ tenantId: tenant.id, type: 's', userName: 'ann@example.test' }),
+    ]);
+    const events = (await logsStore(ctx.database.db, tenant.id, clock).listAfterSeq(0, 10)).map((w) => w.event);
+    expect(events.map((e) => e.type)).toEqual(['fu', 's']);
+    expect(events[0]).toMatchObject({ user_name: 'eve\uFFFD@example.test', client_id: 'cli\uFFFD', details: { ['key\uFFFD']: ['v\uFFFD'] } });
+  });
+
   it('rejects the publishes of a tenant whose write fails, and still commits the other tenants’ events of that batch', async () => {
     const tenant = await createTenant(ctx.database, 'survivor');
     const { bus, batches } = writerBus();

@@ -2,7 +2,7 @@ import { LOG_EVENT_TYPES, type SecurityEvent } from '../events/bus.js';
 import type { Database } from '../storage/database.js';
 import type { Runtime } from '../storage/runtime.js';
 import { EventFacts, factKey, type UserFacts } from './event-facts.js';
-import { redactSecrets } from './redact.js';
+import { redactSecrets, withoutNul } from './redact.js';
 import { insertLogEvents, type NewLogEvent, type TenantLogEvent } from './store.js';
 
 /** At most this many events go into one transaction; the rest wait for the next one. */
@@ -25,7 +25,7 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-const text = (value: string | undefined | null, max = MAX_TEXT) => (value === undefined || value === null ? undefined : value.slice(0, max));
+const text = (value: string | undefined | null, max = MAX_TEXT) => (value === undefined || value === null ? undefined : withoutNul(value.slice(0, max)));
 
 /**
  * The durable listener of the security event bus: it turns a SecurityEvent
@@ -52,7 +52,7 @@ export class LogWriter {
   /** The bus's durable listener: resolves when `event` is committed. */
   readonly write = (event: SecurityEvent): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      this.#queue.push({ event, resolve, reject });
+      this.#queue.push({ event: withoutNuls(event), resolve, reject });
       this.#schedule();
     });
 
@@ -136,6 +136,12 @@ export class LogWriter {
     }));
     await insertLogEvents(this.options.database.db, this.options.runtime, rows);
   }
+}
+
+/** The event with every text field NUL-free (they reach SQL as parameters: the client and user lookups, the row). */
+function withoutNuls(event: SecurityEvent): SecurityEvent {
+  const dirty = Object.entries(event).filter(([, value]) => typeof value === 'string' && value.includes('\u0000'));
+  return dirty.length === 0 ? event : { ...event, ...Object.fromEntries(dirty.map(([key, value]) => [key, withoutNul(value as string)])) };
 }
 
 function seconds(started: bigint): number {

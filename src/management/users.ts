@@ -14,7 +14,7 @@ import { lucenePhrase, registerUserRelationRoutes, userNotFound } from './user-r
 
 /**
  * Metadata as Auth0 accepts it: an object whose property names hold no `.`
- * or `$` at any depth (Auth0's rule), at most 10 levels deep and 64 KiB as JSON.
+ * or `$` at any depth (Auth0's rule), at most 10 levels deep and 16 KiB as JSON.
  */
 const metadata = z.record(z.string().min(1).max(255), z.unknown()).superRefine((value, ctx) => {
   const problem = metadataProblem(value, 0);

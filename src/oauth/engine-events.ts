@@ -34,6 +34,8 @@ function requestFacts(ctx: KoaContextWithOIDC) {
     userAgent: ctx.get('user-agent') || undefined,
     // The authenticated client, else the one the request names (as Auth0 logs a failed client authentication).
     clientId: ctx.oidc?.client?.clientId ?? claimed,
+    // The engine has loaded the authenticated client: its name needs no lookup by the log writer.
+    ...(ctx.oidc?.client?.clientName !== undefined ? { clientName: ctx.oidc.client.clientName } : {}),
     params,
   };
 }

@@ -1,6 +1,6 @@
 import { AttemptGate, type Admission } from './attempt-gate.js';
 import type { CounterStore, MarkSet } from './counters.js';
-import { normalizeIp } from './ip-list.js';
+import { counterIpKey, normalizeIp } from './ip-list.js';
 import type { BruteForceSettings } from './settings.js';
 
 /** One blocked pair as Auth0's `blocked_for` lists it. */
@@ -47,7 +47,7 @@ export class BruteForce {
 
   /** The counted key of a pair: the IP is left out in `count_per_identifier` mode. */
   keyOf(ref: PairRef, mode: BruteForceSettings['mode']): string {
-    const ip = mode === 'count_per_identifier' ? '*' : normalizeIp(ref.ip);
+    const ip = mode === 'count_per_identifier' ? '*' : counterIpKey(ref.ip);
     return [ref.tenantId, ref.connection, normalizeIdentifier(ref.identifier), ip].join(SEP);
   }
 

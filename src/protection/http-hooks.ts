@@ -7,11 +7,10 @@ import type { RequestTenant } from '../tenants/routes.js';
 import { rememberClientIp } from './client-ip.js';
 import { familyOf, type RateLimitFamily, type RateLimitVerdict } from './rate-limits.js';
 import type { AttackProtection, Throttled } from './service.js';
+import { SUSPICIOUS_IP_MESSAGE } from './suspicious-ip.js';
 
 /** Auth0's message for a request over its tenant's limit. */
 export const RATE_LIMITED = 'Global limit has been reached';
-/** Auth0's message for an IP throttled by suspicious IP throttling. */
-export const SUSPICIOUS_IP_MESSAGE = 'We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator.';
 
 const API_NAMES: Record<RateLimitFamily, string> = { token: 'the token endpoint', login: 'the login pages', management: 'the Management API' };
 

@@ -6,6 +6,25 @@ export function normalizeIp(ip: string): string {
   return mapped ? (mapped[1] as string) : ip.toLowerCase();
 }
 
+/**
+ * The address a protection counts attempts by: an IPv4 address itself, an
+ * IPv6 address by its /64 network — one host usually holds a whole /64, and
+ * counting single IPv6 addresses would let it rotate past every limit.
+ */
+export function counterIpKey(ip: string): string {
+  const address = normalizeIp(ip);
+  if (isIP(address) !== 6) return address;
+  const zone = address.indexOf('%');
+  const bare = zone === -1 ? address : address.slice(0, zone);
+  const [head = '', tail] = bare.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  // A trailing dotted IPv4 part stands for the last 32 bits, never inside the first 64.
+  const missing = 8 - left.length - right.length - (right.at(-1)?.includes('.') ? 1 : 0);
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, missing)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
 /** Why an allowlist entry (an IPv4 or IPv6 address, or a CIDR of either) is refused; undefined when it is valid. */
 export function ipEntryProblem(entry: string): string | undefined {
   const [address, prefix, ...rest] = entry.split('/');

@@ -83,12 +83,6 @@ export const DEFAULT_BREACHED_PASSWORD: BreachedPasswordSettings = {
   stage: { 'pre-user-registration': { shields: ['block'] }, 'pre-change-password': { shields: ['block'] } },
 };
 
-export const ATTACK_PROTECTION_KEYS = {
-  'brute-force-protection': 'brute_force_protection',
-  'suspicious-ip-throttling': 'suspicious_ip_throttling',
-  'breached-password-detection': 'breached_password_detection',
-} as const;
-
 export interface AttackProtectionSettings {
   readonly brute_force_protection: BruteForceSettings;
   readonly suspicious_ip_throttling: SuspiciousIpSettings;

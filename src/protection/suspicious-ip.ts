@@ -1,7 +1,10 @@
 import { AttemptGate, type Admission } from './attempt-gate.js';
 import type { CounterStore } from './counters.js';
-import { normalizeIp } from './ip-list.js';
+import { counterIpKey } from './ip-list.js';
 import { stageWindowSeconds, type StageLimit } from './settings.js';
+
+/** Auth0's message for an IP throttled by suspicious IP throttling. */
+export const SUSPICIOUS_IP_MESSAGE = 'We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator.';
 
 const SEP = '\u001f';
 
@@ -31,7 +34,7 @@ export class SuspiciousIp {
   }
 
   keyOf(tenantId: string, ip: string): string {
-    return `${tenantId}${SEP}${normalizeIp(ip)}`;
+    return `${tenantId}${SEP}${counterIpKey(ip)}`;
   }
 
   /** Admits a login attempt from the IP, or refuses it while the IP is throttled. */

@@ -12,14 +12,13 @@ const INSERT_CHUNK = 500;
  * same transaction as the write of the document itself, so search never sees
  * a document and facts that disagree.
  */
-export async function replaceMetadataValues(
-  db: Executor,
-  tenantId: string,
-  userId: string,
-  root: MetadataRoot,
-  document: Record<string, unknown>,
-): Promise<void> {
+export async function replaceMetadataValues(db: Executor, tenantId: string, userId: string, root: MetadataRoot, document: Record<string, unknown>): Promise<void> {
   await db.deleteFrom('user_metadata_values').where('tenant_id', '=', tenantId).where('user_id', '=', userId).where('root', '=', root).execute();
+  await insertMetadataValues(db, tenantId, userId, root, document);
+}
+
+/** The facts of a document of a user that has none yet (a new user), in the caller's transaction. */
+export async function insertMetadataValues(db: Executor, tenantId: string, userId: string, root: MetadataRoot, document: Record<string, unknown>): Promise<void> {
   const rows = metadataValues(document).map((fact) => ({ tenant_id: tenantId, user_id: userId, root, ...fact }));
   for (let i = 0; i < rows.length; i += INSERT_CHUNK) await db.insertInto('user_metadata_values').values(rows.slice(i, i + INSERT_CHUNK)).execute();
 }

@@ -3,7 +3,7 @@ import type { SearchDialectName } from '../search/compile.js';
 import { decodeBool, decodeJson, encodeJson } from '../storage/codec.js';
 import { isoNow, type Runtime } from '../storage/runtime.js';
 import { precompiled } from '../storage/precompiled.js';
-import { replaceMetadataValues } from './metadata-values.js';
+import { insertMetadataValues, replaceMetadataValues } from './metadata-values.js';
 import type { Executor } from '../storage/transaction.js';
 import { countMatches, lowerCaseCopies, planUserSearch, type UserSearchRequest, type UserSearchResult } from './search.js';
 
@@ -193,8 +193,8 @@ export function usersStore(db: Executor, tenantId: string, runtime: Runtime) {
         .values({ tenant_id: tenantId, user_id: userId, connection_id: input.connectionId, provider: input.provider, external_id: localId, is_social: false, profile_data: encodeJson({}), created_at: now })
         .execute();
       // Searchable metadata facts (migration 0009), in the caller's transaction.
-      if (input.appMetadata) await replaceMetadataValues(db, tenantId, userId, 'app_metadata', input.appMetadata);
-      if (input.userMetadata) await replaceMetadataValues(db, tenantId, userId, 'user_metadata', input.userMetadata);
+      if (input.appMetadata) await insertMetadataValues(db, tenantId, userId, 'app_metadata', input.appMetadata);
+      if (input.userMetadata) await insertMetadataValues(db, tenantId, userId, 'user_metadata', input.userMetadata);
       if (input.passwordHash !== undefined) {
         await db.insertInto('password_credentials').values({ tenant_id: tenantId, user_id: userId, hash: input.passwordHash, created_at: now, updated_at: now }).execute();
       }
